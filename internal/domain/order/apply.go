@@ -18,12 +18,17 @@ func (e *HistoryError) Error() string {
 	return fmt.Sprintf("order %s history at version %d: %s", e.OrderID, e.Version, e.Problem)
 }
 
-// apply is the only place state changes. It trusts the event's content (the
-// command methods checked it when it was raised) but not its position.
+// apply is the only place state changes. It trusts the values inside an
+// event (the command methods checked them when it was raised) but not where
+// the event stands: its version, its order and whether the lifecycle allows
+// it in the current status.
 func (o *Order) apply(e Event) error {
 	h := e.Header()
 	if err := o.checkPosition(e, h); err != nil {
 		return err
+	}
+	if a, ok := actionOf(e); ok && !o.state.Status.Allows(a) {
+		return &HistoryError{OrderID: o.state.ID, Version: h.Version, Problem: fmt.Sprintf("%s while %s", e.EventType(), o.state.Status)}
 	}
 	s := &o.state
 	switch e := e.(type) {
@@ -36,7 +41,11 @@ func (o *Order) apply(e Event) error {
 		s.Items = append(s.Items, e.Item)
 		s.Total = e.Total
 	case OrderItemRemoved:
-		s.Items = slices.DeleteFunc(slices.Clone(s.Items), func(l LineItem) bool { return l.id == e.ItemID })
+		i := slices.IndexFunc(s.Items, func(l LineItem) bool { return l.id == e.ItemID })
+		if i < 0 {
+			return &HistoryError{OrderID: s.ID, Version: h.Version, Problem: "removed unknown item " + e.ItemID.String()}
+		}
+		s.Items = slices.Delete(slices.Clone(s.Items), i, i+1)
 		s.Total = e.Total
 	case OrderItemQuantityChanged:
 		if err := o.setQuantity(e); err != nil {
@@ -54,10 +63,8 @@ func (o *Order) apply(e Event) error {
 		s.Status = StatusShipped
 		s.Shipment = &Shipment{Carrier: e.Carrier, TrackingNumber: e.TrackingNumber, ShippedAt: h.OccurredAt}
 	case OrderDelivered:
+		// The status check above guarantees SHIPPED, hence a shipment.
 		s.Status = StatusDelivered
-		if s.Shipment == nil {
-			return &HistoryError{OrderID: h.OrderID, Version: h.Version, Problem: "delivered before shipped"}
-		}
 		shipment := *s.Shipment
 		shipment.DeliveredAt = h.OccurredAt
 		s.Shipment = &shipment
@@ -82,7 +89,9 @@ func (o *Order) checkPosition(e Event, h EventHeader) error {
 	case h.Version != o.state.Version+1:
 		return &HistoryError{OrderID: h.OrderID, Version: h.Version, Problem: fmt.Sprintf("expected version %d", o.state.Version+1)}
 	case o.state.Version > 0 && h.OrderID != o.state.ID:
-		return &HistoryError{OrderID: h.OrderID, Version: h.Version, Problem: "event of another order " + o.state.ID.String()}
+		return &HistoryError{OrderID: o.state.ID, Version: h.Version, Problem: "event of another order " + h.OrderID.String()}
+	case h.OrderID.IsZero():
+		return &HistoryError{OrderID: h.OrderID, Version: h.Version, Problem: "event without an order id"}
 	}
 	return nil
 }
@@ -97,4 +106,30 @@ func (o *Order) setQuantity(e OrderItemQuantityChanged) error {
 	items[i].subtotal = e.Subtotal
 	o.state.Items = items
 	return nil
+}
+
+// actionOf names the lifecycle action an event records, so that replay can
+// hold a stored history to the same state machine as live commands.
+func actionOf(e Event) (Action, bool) {
+	switch e.(type) {
+	case OrderItemAdded:
+		return ActionAddItem, true
+	case OrderItemRemoved:
+		return ActionRemoveItem, true
+	case OrderItemQuantityChanged:
+		return ActionChangeQuantity, true
+	case ShippingAddressChanged:
+		return ActionChangeAddress, true
+	case OrderConfirmed:
+		return ActionConfirm, true
+	case OrderPaid:
+		return ActionPay, true
+	case OrderShipped:
+		return ActionShip, true
+	case OrderDelivered:
+		return ActionDeliver, true
+	case OrderCancelled:
+		return ActionCancel, true
+	}
+	return "", false
 }

@@ -35,12 +35,22 @@ func TestRehydrateRejectsCorruptHistory(t *testing.T) {
 		{
 			"delivered before shipped",
 			[]order.Event{start, order.OrderConfirmed{EventHeader: hdr(2)}, order.OrderDelivered{EventHeader: hdr(3)}},
-			3, "delivered before shipped",
+			3, "OrderDelivered while CONFIRMED",
 		},
 		{
 			"quantity change on unknown item",
 			[]order.Event{start, order.OrderItemQuantityChanged{EventHeader: hdr(2), ItemID: idOf(999), ProductID: "sku-x", Quantity: mustQuantity(2)}},
 			2, "unknown item",
+		},
+		{
+			"shipped after cancelled",
+			[]order.Event{start, order.OrderCancelled{EventHeader: hdr(2), Reason: "r", PreviousStatus: order.StatusPending}, order.OrderShipped{EventHeader: hdr(3), Carrier: "c", TrackingNumber: "t"}},
+			3, "OrderShipped while CANCELLED",
+		},
+		{
+			"removal of an unknown item",
+			[]order.Event{start, order.OrderItemRemoved{EventHeader: hdr(2), ItemID: idOf(999), ProductID: "sku-x"}},
+			2, "removed unknown item",
 		},
 		{"unknown event type", []order.Event{start, strangeEvent{hdr(2)}}, 2, "unknown event"},
 	}
@@ -135,8 +145,8 @@ func TestRehydrateCopiesTheEventsItems(t *testing.T) {
 }
 
 func TestSnapshotIsADeepCopy(t *testing.T) {
-	// A paid then cancelled order has items, a payment and a cancellation; a
-	// delivered one has a shipment.
+	// A delivered order has items, a payment and a shipment; one cancelled
+	// after payment has a cancellation.
 	for _, st := range []order.Status{order.StatusDelivered, order.StatusCancelled} {
 		history := historyIn(st)
 		if st == order.StatusCancelled {

@@ -27,6 +27,9 @@ func NewLineItem(id ID, productID, productName string, quantity int64, unitPrice
 	if err != nil {
 		return LineItem{}, err
 	}
+	if unitPrice.currency == "" {
+		return LineItem{}, invalid("unit_price", "must have a currency")
+	}
 	return newLine(id, productID, productName, q, unitPrice)
 }
 

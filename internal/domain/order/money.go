@@ -57,6 +57,9 @@ func NewMoney(minor int64, currency Currency) (Money, error) {
 // More than two fraction digits, signs, exponents and separators are rejected:
 // the value must be representable exactly. field names the input in errors.
 func ParseMoney(field, s string, currency Currency) (Money, error) {
+	if !twoDecimalCurrencies[currency] {
+		return Money{}, invalid("currency", "%q is not a supported currency", truncate(string(currency), 8))
+	}
 	whole, frac, hasPoint := strings.Cut(s, ".")
 	if whole == "" || len(whole) > 8 || !allDigits(whole) || (len(whole) > 1 && whole[0] == '0') {
 		return Money{}, invalid(field, "%q is not a decimal amount between 0 and 99999999.99", truncate(s, 24))
@@ -72,11 +75,8 @@ func ParseMoney(field, s string, currency Currency) (Money, error) {
 			cents *= 10
 		}
 	}
-	m, err := NewMoney(units*100+cents, currency)
-	if err != nil {
-		return Money{}, relabel(err, field)
-	}
-	return m, nil
+	// At most 8 whole digits and 2 fraction digits: always within MaxAmount.
+	return Money{minor: units*100 + cents, currency: currency}, nil
 }
 
 // Minor returns the amount in minor units.
@@ -126,12 +126,4 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// relabel moves a validation error onto the field the caller knows it by.
-func relabel(err error, field string) error {
-	if v, ok := err.(*ValidationError); ok {
-		return &ValidationError{Field: field, Reason: v.Reason}
-	}
-	return err
 }

@@ -94,12 +94,16 @@ func Create(id ID, user UserID, currency Currency, address ShippingAddress, item
 	if len(items) > MaxItems {
 		return nil, invalid("items", "at most %d items, got %d", MaxItems, len(items))
 	}
-	seen := make(map[string]bool, len(items))
+	products := make(map[string]bool, len(items))
+	lines := make(map[ID]bool, len(items))
 	for i, it := range items {
-		if seen[it.productID] {
+		if products[it.productID] {
 			return nil, invalid(fmt.Sprintf("items[%d].product_id", i), "product %q appears twice", truncate(it.productID, 40))
 		}
-		seen[it.productID] = true
+		if lines[it.id] {
+			return nil, invalid(fmt.Sprintf("items[%d].id", i), "line id %s appears twice", it.id)
+		}
+		products[it.productID], lines[it.id] = true, true
 		if it.unitPrice.currency != currency {
 			return nil, invalid(fmt.Sprintf("items[%d].unit_price", i), "currency %s differs from the order's %s", it.unitPrice.currency, currency)
 		}
@@ -167,6 +171,9 @@ func (o *Order) AddItem(item LineItem, now time.Time) error {
 	}
 	if _, found := o.line(item.productID); found {
 		return broken(RuleProductAlreadyInOrder, "product %q is already in the order; change its quantity instead", truncate(item.productID, 40))
+	}
+	if slices.ContainsFunc(o.state.Items, func(l LineItem) bool { return l.id == item.id }) {
+		return invalid("item.id", "line id %s is already in the order", item.id)
 	}
 	if item.unitPrice.currency != o.state.Currency {
 		return invalid("item.unit_price", "currency %s differs from the order's %s", item.unitPrice.currency, o.state.Currency)

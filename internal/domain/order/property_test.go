@@ -256,8 +256,12 @@ func TestCommandSequencesReplayToTheLiveOrder(t *testing.T) {
 
 func FuzzCommandSequence(f *testing.F) {
 	f.Add([]byte{})
-	f.Add([]byte("\x00\x01\x02\x04\x05\x06\x07\x08"))
-	f.Add([]byte("the quick brown fox jumps over the lazy dog"))
+	// The whole lifecycle, byte by byte: address 0; 2 lines (p0 × 1, p2 × 2);
+	// add p3 × 2; set p0 to 5; address 1; reload; confirm; pay the exact
+	// total; ship; deliver.
+	f.Add([]byte{0, 1, 0, 0, 2, 1, 0, 3, 1, 2, 0, 4, 3, 1, 9, 4, 5, 1, 6, 7})
+	// Confirm, pay, then cancel with a refund.
+	f.Add([]byte{0, 0, 1, 1, 4, 5, 1, 8})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := &byteChooser{data: data}
 		runCommandSequence(t, c, 200, c.more)

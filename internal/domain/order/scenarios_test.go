@@ -172,6 +172,7 @@ func TestCreate(t *testing.T) {
 			then: []order.Event{created(mustUSD(100_00), manyLines(100)...)},
 		},
 		{name: "duplicate product", when: create(itemA, itemB, sameProduct), err: isInvalid("items[2].product_id")},
+		{name: "duplicate line id", when: create(itemA, mustLine(101, "sku-other", "Other", 1, 100)), err: isInvalid("items[1].id")},
 		{name: "mixed currencies", when: create(itemA, euro), err: isInvalid("items[1].unit_price")},
 		{name: "total beyond 99,999,999.99", when: create(big, big2), err: isInvalid("items")},
 		{
@@ -198,6 +199,7 @@ func TestAddItem(t *testing.T) {
 			then:  []order.Event{order.OrderItemAdded{EventHeader: hdr(2), Item: itemC, Total: mustUSD(5248)}},
 		},
 		{name: "product already in order", given: historyIn(order.StatusPending), when: addItem(sameProduct), err: isRule(order.RuleProductAlreadyInOrder)},
+		{name: "line id already in order", given: historyIn(order.StatusPending), when: addItem(mustLine(101, "sku-new", "New", 1, 100)), err: isInvalid("item.id")},
 		{name: "other currency", given: historyIn(order.StatusPending), when: addItem(euro), err: isInvalid("item.unit_price")},
 		{
 			name:  "101st item",

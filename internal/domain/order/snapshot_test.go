@@ -37,8 +37,7 @@ func TestEventTypes(t *testing.T) {
 }
 
 func TestSnapshotDiff(t *testing.T) {
-	// A delivered order, then a cancelled-after-payment one, give a base
-	// snapshot with every part set.
+	// A delivered order plus a made-up cancellation: every part is set.
 	base := rehydrate(t, historyIn(order.StatusDelivered)).Snapshot()
 	base.Cancellation = &order.Cancellation{Reason: "r", CancelledAt: at(6)}
 

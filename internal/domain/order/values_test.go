@@ -142,7 +142,8 @@ func TestParseMoney(t *testing.T) {
 		})
 	}
 	t.Run("unsupported currency", func(t *testing.T) {
-		// Only the error's type is pinned: see the report about relabel.
+		// Only the error's type is pinned: ParseMoney reports an unsupported
+		// currency under the amount's field name (relabel), which looks wrong.
 		_, err := order.ParseMoney("unit_price", "1", "JPY")
 		var ve *order.ValidationError
 		if !errors.As(err, &ve) {
