@@ -1,0 +1,94 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/acme/order-service/internal/domain/order"
+)
+
+// CreateOrder places a new order.
+type CreateOrder struct {
+	Meta            CommandMeta
+	UserID          string
+	Items           []NewItem
+	ShippingAddress string
+	Currency        string // empty: the configured default
+}
+
+// NewItem is a product line as a caller describes it.
+type NewItem struct {
+	ProductID   string
+	ProductName string
+	Quantity    int64
+	UnitPrice   string // a decimal amount in the order's currency, e.g. "19.99"
+}
+
+// CreateOrder handles CreateOrder.
+func (c *Commands) CreateOrder(ctx context.Context, cmd CreateOrder) (order.Snapshot, error) {
+	fp := fingerprint("CreateOrder", cmd.UserID, cmd.ShippingAddress, cmd.Currency, fmt.Sprintf("%+v", cmd.Items))
+	if snap, replayed, err := c.replay(ctx, cmd.Meta, fp); replayed || err != nil {
+		return snap, err
+	}
+	user, err := order.NewUserID(cmd.UserID)
+	if err != nil {
+		return order.Snapshot{}, err
+	}
+	if cmd.Meta.Actor.Role < RoleAdmin && string(user) != cmd.Meta.Actor.ID {
+		return order.Snapshot{}, &ForbiddenError{Actor: cmd.Meta.Actor, Action: "create an order for another user"}
+	}
+	currency := c.defaultCurrency
+	if cmd.Currency != "" {
+		if currency, err = order.ParseCurrency(cmd.Currency); err != nil {
+			return order.Snapshot{}, err
+		}
+	}
+	address, err := order.NewShippingAddress(cmd.ShippingAddress)
+	if err != nil {
+		return order.Snapshot{}, err
+	}
+	items, err := c.lineItems(cmd.Items, currency)
+	if err != nil {
+		return order.Snapshot{}, err
+	}
+	o, err := order.Create(c.ids.NewID(), user, currency, address, items, c.now())
+	if err != nil {
+		return order.Snapshot{}, err
+	}
+	switch err := c.commit(ctx, cmd.Meta, fp, o, 0); {
+	case errors.Is(err, ErrDuplicateRequest):
+		return c.replayAfterRace(ctx, cmd.Meta, fp)
+	case err != nil:
+		return order.Snapshot{}, err
+	}
+	return o.Snapshot(), nil
+}
+
+func (c *Commands) lineItems(in []NewItem, currency order.Currency) ([]order.LineItem, error) {
+	if len(in) > order.MaxItems {
+		return nil, &order.ValidationError{Field: "items", Reason: fmt.Sprintf("at most %d items, got %d", order.MaxItems, len(in))}
+	}
+	items := make([]order.LineItem, 0, len(in))
+	for i, it := range in {
+		item, err := c.lineItem(fmt.Sprintf("items[%d].", i), it, currency)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, item)
+	}
+	return items, nil
+}
+
+// lineItem validates one item; prefix places its errors ("items[3].quantity").
+func (c *Commands) lineItem(prefix string, it NewItem, currency order.Currency) (order.LineItem, error) {
+	price, err := order.ParseMoney(prefix+"unit_price", it.UnitPrice, currency)
+	if err != nil {
+		return order.LineItem{}, err
+	}
+	item, err := order.NewLineItem(c.ids.NewID(), it.ProductID, it.ProductName, it.Quantity, price)
+	if v, ok := err.(*order.ValidationError); ok {
+		return order.LineItem{}, &order.ValidationError{Field: prefix + v.Field, Reason: v.Reason}
+	}
+	return item, err
+}

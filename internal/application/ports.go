@@ -1,0 +1,143 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/acme/order-service/internal/domain/order"
+)
+
+// EventStore is the system of record: the append-only log of order events,
+// written together with the read-model projection and the idempotency record.
+type EventStore interface {
+	// Load returns one order's events in version order, or order.ErrNotFound.
+	Load(ctx context.Context, id order.ID) ([]order.Event, error)
+	// Append writes a commit atomically: all of it or nothing. When another
+	// writer got there first it returns *order.ConcurrencyError; when the
+	// commit's request id was recorded by a concurrent duplicate, it returns
+	// ErrDuplicateRequest.
+	Append(ctx context.Context, c Commit) error
+}
+
+// Commit is everything one command writes.
+type Commit struct {
+	OrderID order.ID
+	// ExpectedVersion is the version the events were decided on: 0 for a new
+	// order. The first event's version is ExpectedVersion+1.
+	ExpectedVersion int
+	Events          []RecordedEvent
+	// State is the order after the events: the inline projection.
+	State order.Snapshot
+	// Idempotency is set when the command carried a request id.
+	Idempotency *IdempotencyRecord
+}
+
+// LastVersion is the version the order has once the commit is appended.
+func (c Commit) LastVersion() int { return c.ExpectedVersion + len(c.Events) }
+
+// RecordedEvent is a domain event with the identity and metadata the log
+// keeps beside it.
+type RecordedEvent struct {
+	ID       order.ID
+	Event    order.Event
+	Metadata EventMetadata
+}
+
+// EventMetadata says who caused an event, on whose behalf and where.
+type EventMetadata struct {
+	ActorID       string // the acting principal: the seed's order_events.user_id
+	RequestID     string
+	CorrelationID string
+	CausationID   string
+	TraceParent   string // W3C traceparent of the request that caused the event
+	ServiceName   string
+	CellID        string
+	SchemaVersion int
+}
+
+// CurrentEventSchemaVersion is the version of the event payload schema this
+// code writes.
+const CurrentEventSchemaVersion = 1
+
+// ReadModel answers queries from the projection (orders, order_items) and the
+// event log's history view. It never replays events.
+type ReadModel interface {
+	// GetOrder returns an order's current state, or order.ErrNotFound.
+	GetOrder(ctx context.Context, id order.ID) (order.Snapshot, error)
+	// ListOrders returns a user's orders newest first (created_at, then id,
+	// both descending), after the cursor when one is given, at most Limit.
+	ListOrders(ctx context.Context, f OrderFilter) ([]order.Snapshot, error)
+	// ListOrderEvents returns an order's events with version > AfterVersion
+	// in version order, at most limit.
+	ListOrderEvents(ctx context.Context, id order.ID, afterVersion, limit int) ([]EventRecord, error)
+}
+
+// OrderFilter selects a page of one user's orders.
+type OrderFilter struct {
+	UserID order.UserID
+	Status order.Status // empty: any status
+	After  *OrderCursor // nil: from the newest
+	Limit  int
+}
+
+// OrderCursor is the keyset position of the last order of a page.
+type OrderCursor struct {
+	CreatedAt time.Time
+	ID        order.ID
+}
+
+// EventRecord is one entry of an order's history as the log stores it.
+type EventRecord struct {
+	EventID    order.ID
+	OrderID    order.ID
+	Type       string
+	Version    int
+	OccurredAt time.Time
+	// Data is the event payload exactly as stored and published (the
+	// protobuf JSON of the order.v1 event message).
+	Data     []byte
+	Metadata EventMetadata
+}
+
+// IdempotencyStore finds the record a command with a request id left behind.
+// Records are written by EventStore.Append inside the command's transaction.
+type IdempotencyStore interface {
+	// FindRequest returns the record for (scope, request id), or found=false.
+	FindRequest(ctx context.Context, scope, requestID string) (rec IdempotencyRecord, found bool, err error)
+	// DeleteRequestsBefore removes records created before the cut-off and
+	// reports how many it removed.
+	DeleteRequestsBefore(ctx context.Context, cutoff time.Time) (int64, error)
+}
+
+// IdempotencyRecord remembers a command's request id, a fingerprint of its
+// payload and a reference to its response. Events are immutable, so the
+// response, the order as it stood at Version, can be rebuilt exactly by
+// replaying the log up to Version: no response body needs storing.
+type IdempotencyRecord struct {
+	Scope       string // the principal: request ids of different callers never collide
+	RequestID   string
+	Fingerprint Fingerprint
+	OrderID     order.ID
+	Version     int
+	CreatedAt   time.Time
+}
+
+// Clock tells the time. Injected so that tests are deterministic.
+type Clock interface {
+	Now() time.Time
+}
+
+// IDSource makes new identifiers for orders, line items and events.
+type IDSource interface {
+	NewID() order.ID
+}
+
+// ErrDuplicateRequest reports that a concurrent command with the same scope
+// and request id committed first.
+var ErrDuplicateRequest = errors.New("request id already recorded")
+
+// ErrUnavailable marks failures of a dependency that may succeed when retried
+// later: a lost connection, a timeout, an overloaded database. Adapters wrap
+// it: fmt.Errorf("append: %w: %w", ErrUnavailable, err).
+var ErrUnavailable = errors.New("dependency unavailable")
