@@ -117,7 +117,9 @@ func UnmarshalEvent(h order.EventHeader, eventType string, data []byte, currency
 	}
 	e, err := fromPayload(h, msg, currency)
 	if err != nil {
-		return nil, fmt.Errorf("decode %s v%d of order %s: %w", eventType, h.Version, h.OrderID, err)
+		// %v, not %w: a stored event that fails the domain's validation is a
+		// corrupt log (an internal error), not the caller's invalid input.
+		return nil, fmt.Errorf("decode %s v%d of order %s: %v", eventType, h.Version, h.OrderID, err)
 	}
 	return e, nil
 }

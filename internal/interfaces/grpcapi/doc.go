@@ -1,0 +1,10 @@
+// Package grpcapi is the gRPC edge of the order service. It implements
+// order.v1.OrderService on top of the application's commands and queries,
+// turns application and domain errors into google.rpc statuses (once, here),
+// and builds the *grpc.Server with the interceptor chain every call passes
+// through: panic recovery, request logging, deadlines, authentication,
+// protovalidate, error mapping.
+//
+// The REST gateway (package httpapi) calls this server over a client
+// connection rather than in process, so both transports share that chain.
+package grpcapi

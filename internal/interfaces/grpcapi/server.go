@@ -1,0 +1,131 @@
+package grpcapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	orderv1 "github.com/acme/order-service/gen/order/v1"
+)
+
+// Defaults of ServerConfig.
+const (
+	DefaultTimeout              = 10 * time.Second
+	DefaultMaxTimeout           = 30 * time.Second
+	DefaultMaxRecvMsgSize       = 1 << 20
+	DefaultMaxConcurrentStreams = 256
+	DefaultMaxConnectionIdle    = 5 * time.Minute
+	DefaultMaxConnectionAge     = 30 * time.Minute
+	DefaultKeepaliveTime        = 2 * time.Minute
+	DefaultKeepaliveTimeout     = 20 * time.Second
+)
+
+// keepaliveMinTime is how often clients may ping; more often earns a GOAWAY.
+const keepaliveMinTime = 10 * time.Second
+
+// ServerConfig tunes the gRPC server. Zero values take the defaults above.
+type ServerConfig struct {
+	// Authenticator identifies callers; required (AllowAnonymous switches
+	// authentication off explicitly).
+	Authenticator Authenticator
+	// DefaultTimeout is the deadline of calls whose client set none.
+	DefaultTimeout time.Duration
+	// MaxTimeout caps the deadline a client may ask for.
+	MaxTimeout time.Duration
+	// MaxRecvMsgSize is the largest request in bytes; larger ones fail with
+	// RESOURCE_EXHAUSTED before they are decoded.
+	MaxRecvMsgSize int
+	// MaxConcurrentStreams bounds concurrent calls per connection.
+	MaxConcurrentStreams uint32
+	// MaxConnectionIdle closes connections without calls for this long.
+	MaxConnectionIdle time.Duration
+	// MaxConnectionAge recycles connections so that load spreads over new
+	// instances; in-flight calls get MaxTimeout to finish.
+	MaxConnectionAge time.Duration
+	// KeepaliveTime and KeepaliveTimeout detect dead clients.
+	KeepaliveTime    time.Duration
+	KeepaliveTimeout time.Duration
+}
+
+func (c ServerConfig) withDefaults() ServerConfig {
+	setDefault(&c.DefaultTimeout, DefaultTimeout)
+	setDefault(&c.MaxTimeout, DefaultMaxTimeout)
+	setDefault(&c.MaxRecvMsgSize, DefaultMaxRecvMsgSize)
+	setDefault(&c.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
+	setDefault(&c.MaxConnectionIdle, DefaultMaxConnectionIdle)
+	setDefault(&c.MaxConnectionAge, DefaultMaxConnectionAge)
+	setDefault(&c.KeepaliveTime, DefaultKeepaliveTime)
+	setDefault(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
+	c.DefaultTimeout = min(c.DefaultTimeout, c.MaxTimeout) // the cap holds for the default too
+	return c
+}
+
+func setDefault[T int | uint32 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// NewServer builds the gRPC server: the OrderService behind the interceptor
+// chain, the standard health service (healthSrv; a fresh one reporting
+// SERVING when nil) and server reflection, which grpcurl needs to call the
+// service without the proto files. A nil logger means slog.Default().
+func NewServer(svc *Service, cfg ServerConfig, logger *slog.Logger, healthSrv *health.Server) (*grpc.Server, error) {
+	if cfg.Authenticator == nil {
+		return nil, errors.New("grpc server: no authenticator configured (use AllowAnonymous to switch authentication off)")
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	cfg = cfg.withDefaults()
+	chain, err := unaryChain(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(chain...),
+		grpc.ChainStreamInterceptor(recovery.StreamServerInterceptor(recoveryHandler(logger))),
+		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
+		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: cfg.MaxConnectionIdle, MaxConnectionAge: cfg.MaxConnectionAge,
+			MaxConnectionAgeGrace: cfg.MaxTimeout, Time: cfg.KeepaliveTime, Timeout: cfg.KeepaliveTimeout,
+		}),
+	)
+	if healthSrv == nil {
+		healthSrv = health.NewServer()
+	}
+	orderv1.RegisterOrderServiceServer(srv, svc)
+	healthpb.RegisterHealthServer(srv, healthSrv)
+	reflection.Register(srv)
+	return srv, nil
+}
+
+// unaryChain lists the interceptors outermost first. Recovery wraps
+// everything so a panic anywhere becomes INTERNAL; logging sees the final
+// code; the deadline covers authentication (which may call out, e.g. for
+// keys); validation runs only for authenticated callers; error mapping sits
+// innermost so that every handler error leaves as a status with details.
+func unaryChain(cfg ServerConfig, logger *slog.Logger) ([]grpc.UnaryServerInterceptor, error) {
+	validate, err := validationInterceptor(logger)
+	if err != nil {
+		return nil, fmt.Errorf("grpc server: %w", err)
+	}
+	return []grpc.UnaryServerInterceptor{
+		recovery.UnaryServerInterceptor(recoveryHandler(logger)),
+		loggingInterceptor(logger),
+		deadlineInterceptor(cfg.DefaultTimeout, cfg.MaxTimeout),
+		authInterceptor(cfg.Authenticator, logger),
+		validate,
+		errorMappingInterceptor(logger),
+	}, nil
+}
