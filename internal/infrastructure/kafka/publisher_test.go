@@ -1,0 +1,176 @@
+package kafka_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/domain/order"
+	"github.com/acme/order-service/internal/infrastructure/kafka"
+	"github.com/acme/order-service/internal/infrastructure/kafka/kafkatest"
+	"github.com/acme/order-service/internal/infrastructure/outbox"
+)
+
+func testEvent(n byte, version int, data string) outbox.Event {
+	return outbox.Event{
+		Position:   outbox.Position{TxID: 7, Seq: int64(n)},
+		EventID:    order.ID{0xe0, n},
+		OrderID:    order.ID{0x0d, 1},
+		Type:       order.TypeOrderCreated,
+		Version:    version,
+		OccurredAt: time.Date(2026, 3, 4, 5, 6, 7, 891000000, time.UTC),
+		Data:       []byte(data),
+		Metadata: application.EventMetadata{
+			ActorID: "user-1", CorrelationID: "corr-1", CausationID: "cause-1",
+			TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+			ServiceName: "order-service", CellID: "cell-001", SchemaVersion: 1,
+		},
+	}
+}
+
+func headers(r *kgo.Record) map[string]string {
+	h := make(map[string]string, len(r.Headers))
+	for _, kv := range r.Headers {
+		h[kv.Key] = string(kv.Value)
+	}
+	return h
+}
+
+func TestPublishWritesCloudEventsRecords(t *testing.T) {
+	cluster := kafkatest.Start(t, 3, kafka.DefaultTopic)
+	client := kafkatest.NewClient(t, cluster.Brokers())
+	pub := kafka.NewPublisher(client, kafka.PublisherConfig{})
+	ctx := t.Context()
+
+	events := []outbox.Event{testEvent(1, 1, `{"order_id":"x"}`), testEvent(2, 2, `{"order_id":"x","n":2}`)}
+	events[1].Metadata = application.EventMetadata{} // a row from before metadata was kept
+	if err := pub.Publish(ctx, events); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	records, err := kafkatest.ReadAll(ctx, cluster.Brokers(), kafka.DefaultTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != 2 {
+		t.Fatalf("got %d records, want 2", len(records))
+	}
+	r := records[0]
+	want := map[string]string{
+		"ce_specversion":   "1.0",
+		"ce_id":            events[0].EventID.String(),
+		"ce_source":        "/order-service/cell-001",
+		"ce_type":          "order.v1.OrderCreated",
+		"ce_subject":       events[0].OrderID.String(),
+		"ce_time":          "2026-03-04T05:06:07.891Z",
+		"content-type":     "application/json",
+		"ce_orderversion":  "1",
+		"ce_dataschema":    "type.googleapis.com/order.v1.OrderCreated",
+		"ce_correlationid": "corr-1",
+		"ce_causationid":   "cause-1",
+		"traceparent":      events[0].Metadata.TraceParent,
+	}
+	got := headers(r)
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("header %s = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("headers = %v, want exactly %v", got, want)
+	}
+	if string(r.Key) != events[0].OrderID.String() || !bytes.Equal(r.Value, events[0].Data) || !json.Valid(r.Value) {
+		t.Errorf("record key %q value %q, want the order id and the stored payload", r.Key, r.Value)
+	}
+	if r.Partition != records[1].Partition || r.Offset > records[1].Offset {
+		t.Errorf("an order's events went to partitions %d/%d offsets %d/%d: want one partition, in order",
+			r.Partition, records[1].Partition, r.Offset, records[1].Offset)
+	}
+	second := headers(records[1])
+	if second["ce_source"] != kafka.DefaultSource || second["traceparent"] != "" || second["ce_correlationid"] != "" {
+		t.Errorf("headers without metadata = %v: want the fallback source and no empty optional headers", second)
+	}
+}
+
+func TestPublishRejectsOnlyRecordsThatCanNeverBeWritten(t *testing.T) {
+	cluster := kafkatest.Start(t, 1, kafka.DefaultTopic)
+	client := kafkatest.NewClient(t, cluster.Brokers(), kgo.ProducerBatchMaxBytes(2048))
+	pub := kafka.NewPublisher(client, kafka.PublisherConfig{})
+	ctx := t.Context()
+
+	huge := `{"blob":"` + strings.Repeat("x", 4096) + `"}`
+	events := []outbox.Event{testEvent(1, 1, `{}`), testEvent(2, 2, huge), testEvent(3, 3, `{}`)}
+	err := pub.Publish(ctx, events)
+	var rej *outbox.RejectedError
+	if !errors.As(err, &rej) {
+		t.Fatalf("Publish = %v, want a *RejectedError", err)
+	}
+	if len(rej.Rejected) != 1 || !strings.Contains(rej.Rejected[events[1].EventID], "MESSAGE_TOO_LARGE") {
+		t.Fatalf("rejected = %v, want only %s (MESSAGE_TOO_LARGE)", rej.Rejected, events[1].EventID)
+	}
+	records, err := kafkatest.ReadAll(ctx, cluster.Brokers(), kafka.DefaultTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []string
+	for _, r := range records {
+		versions = append(versions, headers(r)["ce_orderversion"])
+	}
+	if strings.Join(versions, ",") != "1,3" {
+		t.Fatalf("versions on the topic = %v, want 1,3", versions)
+	}
+}
+
+func TestPublishFailsTransientlyWhileBrokerIsDown(t *testing.T) {
+	cluster := kafkatest.Start(t, 1, kafka.DefaultTopic)
+	client := kafkatest.NewClient(t, cluster.Brokers())
+	pub := kafka.NewPublisher(client, kafka.PublisherConfig{})
+	cluster.Stop()
+
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	err := pub.Publish(ctx, []outbox.Event{testEvent(1, 1, `{}`)})
+	var rej *outbox.RejectedError
+	if err == nil || errors.As(err, &rej) {
+		t.Fatalf("Publish with the broker down = %v, want a transient error", err)
+	}
+
+	cluster.Restart()
+	began := time.Now()
+	if err := pub.Publish(t.Context(), []outbox.Event{testEvent(1, 1, `{}`)}); err != nil {
+		t.Fatalf("Publish after the broker returned: %v", err)
+	}
+	t.Logf("first publish after the restart took %s", time.Since(began))
+}
+
+func TestEnsureTopic(t *testing.T) {
+	cluster := kafkatest.Start(t, 1, "existing")
+	admin := kadm.NewClient(kafkatest.NewClient(t, cluster.Brokers()))
+	ctx := t.Context()
+
+	if err := kafka.EnsureTopic(ctx, admin, "existing", 3, 1, false); err != nil {
+		t.Fatalf("existing topic: %v", err)
+	}
+	err := kafka.EnsureTopic(ctx, admin, "missing", 3, 1, false)
+	if err == nil || !strings.Contains(err.Error(), `"missing"`) || !strings.Contains(err.Error(), kafka.CreateTopicSetting) {
+		t.Fatalf("missing topic, creation off: %v, want an error naming the topic and %s", err, kafka.CreateTopicSetting)
+	}
+	if err := kafka.EnsureTopic(ctx, admin, "created", 3, 1, true); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	// A fresh client: franz-go briefly caches metadata answers per client.
+	topics, err := kadm.NewClient(kafkatest.NewClient(t, cluster.Brokers())).ListTopics(ctx, "created")
+	if err != nil || topics["created"].Err != nil || len(topics["created"].Partitions) != 3 {
+		t.Fatalf("created topic = %+v, %v; want 3 partitions", topics["created"], err)
+	}
+	if err := kafka.EnsureTopic(ctx, admin, "created", 3, 1, true); err != nil {
+		t.Fatalf("ensure again: %v", err)
+	}
+}
