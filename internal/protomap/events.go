@@ -2,6 +2,7 @@ package protomap
 
 import (
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -132,36 +133,41 @@ func fromPayload(h order.EventHeader, msg proto.Message, currency order.Currency
 	switch m := msg.(type) {
 	case *orderv1.OrderCreated:
 		d.currency = order.Currency(m.GetCurrency())
-		e = order.OrderCreated{
+		created := order.OrderCreated{
 			EventHeader: h, UserID: order.UserID(m.GetUserId()), Currency: d.currency,
 			ShippingAddress: order.ShippingAddress(m.GetShippingAddress()), Items: d.items(m.GetItems()),
 			Total: d.money(m.GetTotalAmount()),
 		}
+		d.checkCreated(created)
+		e = created
 	case *orderv1.OrderItemAdded:
 		e = order.OrderItemAdded{EventHeader: h, Item: d.item(m.GetItem()), Total: d.money(m.GetTotalAmount())}
 	case *orderv1.OrderItemRemoved:
-		e = order.OrderItemRemoved{EventHeader: h, ItemID: d.id(m.GetItemId()), ProductID: m.GetProductId(), Total: d.money(m.GetTotalAmount())}
+		e = order.OrderItemRemoved{EventHeader: h, ItemID: d.id(m.GetItemId()), ProductID: d.text("product_id", m.GetProductId()), Total: d.money(m.GetTotalAmount())}
 	case *orderv1.OrderItemQuantityChanged:
 		e = order.OrderItemQuantityChanged{
 			EventHeader: h, ItemID: d.id(m.GetItemId()), ProductID: m.GetProductId(),
 			Quantity: d.quantity(int64(m.GetQuantity())), Subtotal: d.money(m.GetSubtotal()), Total: d.money(m.GetTotalAmount()),
 		}
 	case *orderv1.ShippingAddressChanged:
-		e = order.ShippingAddressChanged{EventHeader: h, ShippingAddress: order.ShippingAddress(m.GetShippingAddress())}
+		e = order.ShippingAddressChanged{EventHeader: h, ShippingAddress: d.address(m.GetShippingAddress())}
 	case *orderv1.OrderConfirmed:
 		e = order.OrderConfirmed{EventHeader: h}
 	case *orderv1.OrderPaid:
-		d.currency = order.Currency(m.GetCurrency())
+		if m.GetCurrency() != string(d.currency) {
+			d.fail(fmt.Errorf("payment in %q for an order in %q", m.GetCurrency(), d.currency))
+		}
 		e = order.OrderPaid{EventHeader: h, Amount: d.money(m.GetAmount()), PaymentReference: m.GetPaymentReference()}
 	case *orderv1.OrderShipped:
-		e = order.OrderShipped{EventHeader: h, Carrier: m.GetCarrier(), TrackingNumber: m.GetTrackingNumber()}
+		e = order.OrderShipped{EventHeader: h, Carrier: d.text("carrier", m.GetCarrier()), TrackingNumber: d.text("tracking_number", m.GetTrackingNumber())}
 	case *orderv1.OrderDelivered:
 		e = order.OrderDelivered{EventHeader: h}
 	case *orderv1.OrderCancelled:
-		c := order.OrderCancelled{EventHeader: h, Reason: m.GetReason(), PreviousStatus: d.status(m.GetPreviousStatus()), RefundDue: m.GetRefundDue()}
+		c := order.OrderCancelled{EventHeader: h, Reason: d.text("reason", m.GetReason()), PreviousStatus: d.status(m.GetPreviousStatus()), RefundDue: m.GetRefundDue()}
 		if c.RefundDue {
 			c.RefundAmount = d.money(m.GetRefundAmount())
 		}
+		d.checkCancelled(c)
 		e = c
 	default:
 		return nil, fmt.Errorf("unknown payload %T", msg)
@@ -179,6 +185,46 @@ type decoder struct {
 func (d *decoder) fail(err error) {
 	if d.err == nil {
 		d.err = err
+	}
+}
+
+func (d *decoder) text(field, s string) string {
+	if strings.TrimSpace(s) == "" {
+		d.fail(fmt.Errorf("%s is empty", field))
+	}
+	return s
+}
+
+func (d *decoder) address(s string) order.ShippingAddress {
+	a, err := order.NewShippingAddress(s)
+	d.fail(err)
+	return a
+}
+
+// checkCreated holds a stored OrderCreated to every rule order.Create
+// enforces, by running it, and to the total it must have produced.
+func (d *decoder) checkCreated(e order.OrderCreated) {
+	if d.err != nil {
+		return
+	}
+	o, err := order.Create(e.OrderID, e.UserID, e.Currency, e.ShippingAddress, e.Items, e.OccurredAt)
+	if err != nil {
+		d.fail(err)
+		return
+	}
+	if total := o.Snapshot().Total; total != e.Total {
+		d.fail(fmt.Errorf("total %s, but the items add up to %s", e.Total, total))
+	}
+}
+
+// checkCancelled requires a refund exactly when the cancelled order was paid.
+func (d *decoder) checkCancelled(e order.OrderCancelled) {
+	switch {
+	case d.err != nil:
+	case !order.StatusPaid.Allows(order.ActionCancel) || !e.PreviousStatus.Allows(order.ActionCancel):
+		d.fail(fmt.Errorf("cancelled while %s", e.PreviousStatus))
+	case e.RefundDue != (e.PreviousStatus == order.StatusPaid):
+		d.fail(fmt.Errorf("refund_due %v after %s", e.RefundDue, e.PreviousStatus))
 	}
 }
 

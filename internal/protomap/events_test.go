@@ -132,8 +132,7 @@ func TestEdgeCaseEventsRoundTrip(t *testing.T) {
 		order.ShippingAddressChanged{EventHeader: hdr(5), ShippingAddress: "x"},
 		order.OrderConfirmed{EventHeader: hdr(6)},
 		order.OrderPaid{EventHeader: hdr(7), Amount: money(0, usd), PaymentReference: ""},
-		// The payment's currency travels in its payload, not in the context.
-		order.OrderPaid{EventHeader: hdr(7), Amount: money(12345, "GBP"), PaymentReference: "pi_3N…"},
+		order.OrderPaid{EventHeader: hdr(7), Amount: money(12345, usd), PaymentReference: "pi_3N…"},
 		order.OrderShipped{EventHeader: hdr(8), Carrier: "DHL Express", TrackingNumber: "JD014600003828"},
 		order.OrderDelivered{EventHeader: hdr(9)},
 		order.OrderCancelled{EventHeader: hdr(2), Reason: "r", PreviousStatus: order.StatusPending},
@@ -336,6 +335,18 @@ func TestUnmarshalEventRejectsCorruptPayloadsAsInternalErrors(t *testing.T) {
 		{"status: unspecified", order.TypeOrderCancelled, `{"reason":"r","previous_status":"ORDER_STATUS_UNSPECIFIED"}`, usd},
 		{"status: unknown number", order.TypeOrderCancelled, `{"reason":"r","previous_status":99}`, usd},
 		{"status: unknown name", order.TypeOrderCancelled, `{"reason":"r","previous_status":"ORDER_STATUS_LOST"}`, usd},
+
+		// Payloads no command could have produced.
+		{"created: no items", order.TypeOrderCreated, createdWith("USD", "0.00", ""), ""},
+		{"created: total differs from the lines", order.TypeOrderCreated, createdWith("USD", "9.99", goodItem), ""},
+		{"created: blank user", order.TypeOrderCreated, strings.Replace(createdWith("USD", "1.00", goodItem), `"user_id":"u"`, `"user_id":"  "`, 1), ""},
+		{"address: empty", order.TypeShippingAddressChanged, `{}`, usd},
+		{"shipped: no carrier", order.TypeOrderShipped, `{"tracking_number":"t"}`, usd},
+		{"cancelled: no reason", order.TypeOrderCancelled, `{"previous_status":"ORDER_STATUS_PENDING"}`, usd},
+		{"cancelled: after delivery", order.TypeOrderCancelled, `{"reason":"r","previous_status":"ORDER_STATUS_DELIVERED"}`, usd},
+		{"cancelled: paid without refund", order.TypeOrderCancelled, `{"reason":"r","previous_status":"ORDER_STATUS_PAID"}`, usd},
+		{"paid: another currency than the order's", order.TypeOrderPaid, `{"amount":"1.00","currency":"GBP"}`, usd},
+		{"removed: no product", order.TypeOrderItemRemoved, fmt.Sprintf(`{"item_id":%q,"total_amount":"1.00"}`, idN(5)), usd},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,7 +30,7 @@ func FuzzUnmarshalEvent(f *testing.F) {
 		order.OrderItemQuantityChanged{EventHeader: hdr(4), ItemID: idN(3), ProductID: "p", Quantity: quantity(3), Subtotal: money(450, usd), Total: money(450, usd)},
 		order.ShippingAddressChanged{EventHeader: hdr(5), ShippingAddress: "b\nc"},
 		order.OrderConfirmed{EventHeader: hdr(6)},
-		order.OrderPaid{EventHeader: hdr(7), Amount: money(450, "GBP"), PaymentReference: "ref"},
+		order.OrderPaid{EventHeader: hdr(7), Amount: money(450, usd), PaymentReference: "ref"},
 		order.OrderShipped{EventHeader: hdr(8), Carrier: "UPS", TrackingNumber: "1Z"},
 		order.OrderDelivered{EventHeader: hdr(9)},
 		order.OrderCancelled{EventHeader: hdr(8), Reason: "r", PreviousStatus: order.StatusPaid, RefundDue: true, RefundAmount: money(450, usd)},
