@@ -52,7 +52,67 @@ type Config struct {
 	ShutdownTimeout      time.Duration // SHUTDOWN_TIMEOUT
 	RelayBatchSize       int           // RELAY_BATCH_SIZE
 	RelayPollInterval    time.Duration // RELAY_POLL_INTERVAL
+
+	// AuthMode is "jwt" (callers present a bearer JWT) or "off" (everyone
+	// is the anonymous administrator: local development only). The default
+	// is "off" only for the embedded store with no key configured.
+	AuthMode        string        // AUTH_MODE
+	AuthJWKSFile    string        // AUTH_JWKS_FILE
+	AuthJWKSURL     string        // AUTH_JWKS_URL
+	AuthHS256Secret Secret        // AUTH_HS256_SECRET: development only
+	AuthIssuer      string        // AUTH_ISSUER
+	AuthAudience    string        // AUTH_AUDIENCE
+	AuthRoleClaims  []string      // AUTH_ROLE_CLAIM: comma-separated claim names
+	AuthStaffScope  string        // AUTH_STAFF_SCOPE
+	AuthAdminScope  string        // AUTH_ADMIN_SCOPE
+	AuthClockSkew   time.Duration // AUTH_CLOCK_SKEW
+
+	// TLS for the gRPC port; with a client CA, clients need a certificate.
+	TLSCertFile     string // TLS_CERT_FILE
+	TLSKeyFile      string // TLS_KEY_FILE
+	TLSClientCAFile string // TLS_CLIENT_CA_FILE
+
+	RateLimitRPS   float64 // RATE_LIMIT_RPS: per principal; 0 = no limit
+	RateLimitBurst int     // RATE_LIMIT_BURST
 }
+
+// Authentication modes.
+const (
+	AuthJWT = "jwt"
+	AuthOff = "off"
+)
+
+// AuthEnabled reports whether callers must present a token.
+func (c Config) AuthEnabled() bool { return c.AuthMode == AuthJWT }
+
+// TLSEnabled reports whether the gRPC port speaks TLS.
+func (c Config) TLSEnabled() bool { return c.TLSCertFile != "" }
+
+// Secret is a configuration value that must never be printed: fmt, slog and
+// JSON all show it redacted. Reveal returns the value.
+type Secret string
+
+const redacted = "[redacted]"
+
+// Reveal returns the secret itself, for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// String implements fmt.Stringer.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString implements fmt.GoStringer (%#v).
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// LogValue implements slog.LogValuer.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Embedded reports whether the store is the embedded SQLite database.
 func (c Config) Embedded() bool { return c.DatabaseURL == "" }
@@ -99,7 +159,176 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.MaxRequestTimeout < c.RequestTimeout {
 		r.fail("MAX_REQUEST_TIMEOUT", "must not be shorter than REQUEST_TIMEOUT (%s)", c.RequestTimeout)
 	}
+	r.auth(&c)
+	r.tls(&c)
+	c.RateLimitRPS = r.floatIn("RATE_LIMIT_RPS", 50, 0, 1_000_000)
+	c.RateLimitBurst = r.intIn("RATE_LIMIT_BURST", 100, 1, 1_000_000)
 	return c, errors.Join(r.errs...)
+}
+
+// minSecretBytes mirrors auth.MinHS256SecretBytes (config does not import
+// the edge).
+const minSecretBytes = 32
+
+// auth reads the AUTH_* variables. Authentication is on unless it is
+// switched off explicitly or the service runs fully embedded with no key
+// configured: a production deployment (DATABASE_URL) without keys must not
+// start open to everyone by accident.
+func (r *reader) auth(c *Config) {
+	c.AuthJWKSFile = r.str("AUTH_JWKS_FILE", "")
+	c.AuthJWKSURL = r.jwksURL("AUTH_JWKS_URL")
+	c.AuthHS256Secret = Secret(r.str("AUTH_HS256_SECRET", ""))
+	sources := 0
+	for _, v := range []string{c.AuthJWKSFile, c.AuthJWKSURL, c.AuthHS256Secret.Reveal()} {
+		if v != "" {
+			sources++
+		}
+	}
+	defaultMode := AuthJWT
+	if c.Embedded() && sources == 0 {
+		defaultMode = AuthOff
+	}
+	c.AuthMode = r.oneOf("AUTH_MODE", defaultMode, AuthJWT, AuthOff)
+	c.AuthIssuer = r.str("AUTH_ISSUER", "")
+	c.AuthAudience = r.str("AUTH_AUDIENCE", "")
+	c.AuthRoleClaims = r.claimNames("AUTH_ROLE_CLAIM", []string{"roles", "scope"})
+	c.AuthStaffScope = r.scope("AUTH_STAFF_SCOPE", "orders:staff")
+	c.AuthAdminScope = r.scope("AUTH_ADMIN_SCOPE", "orders:admin")
+	c.AuthClockSkew = r.durationIn("AUTH_CLOCK_SKEW", 30*time.Second, 0, 5*time.Minute)
+	if c.AuthStaffScope == c.AuthAdminScope {
+		r.fail("AUTH_ADMIN_SCOPE", "must differ from AUTH_STAFF_SCOPE")
+	}
+	if n := len(c.AuthHS256Secret); n > 0 && n < minSecretBytes {
+		r.fail("AUTH_HS256_SECRET", "must be at least %d bytes, got %d", minSecretBytes, n)
+	}
+	if !c.AuthEnabled() {
+		return
+	}
+	switch {
+	case sources == 0 && !c.Embedded():
+		r.fail("AUTH_MODE", "authentication is required with DATABASE_URL: set AUTH_JWKS_URL or AUTH_JWKS_FILE "+
+			"(or AUTH_HS256_SECRET for development), or AUTH_MODE=off to run without authentication")
+	case sources == 0:
+		r.fail("AUTH_MODE", "jwt needs AUTH_JWKS_URL, AUTH_JWKS_FILE or AUTH_HS256_SECRET")
+	case sources > 1:
+		r.fail("AUTH_MODE", "set only one of AUTH_JWKS_URL, AUTH_JWKS_FILE and AUTH_HS256_SECRET")
+	}
+	// A key set is usually an identity provider's, shared by many services:
+	// without issuer and audience checks, a token minted for another service
+	// would be accepted here.
+	if c.AuthJWKSFile != "" || c.AuthJWKSURL != "" {
+		if c.AuthIssuer == "" {
+			r.fail("AUTH_ISSUER", "is required with AUTH_JWKS_URL or AUTH_JWKS_FILE")
+		}
+		if c.AuthAudience == "" {
+			r.fail("AUTH_AUDIENCE", "is required with AUTH_JWKS_URL or AUTH_JWKS_FILE")
+		}
+	}
+}
+
+func (r *reader) tls(c *Config) {
+	c.TLSCertFile = r.str("TLS_CERT_FILE", "")
+	c.TLSKeyFile = r.str("TLS_KEY_FILE", "")
+	c.TLSClientCAFile = r.str("TLS_CLIENT_CA_FILE", "")
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		r.fail("TLS_CERT_FILE", "TLS_CERT_FILE and TLS_KEY_FILE go together")
+	}
+	if c.TLSClientCAFile != "" && c.TLSCertFile == "" {
+		r.fail("TLS_CLIENT_CA_FILE", "needs TLS_CERT_FILE and TLS_KEY_FILE: mutual TLS is TLS first")
+	}
+}
+
+// jwksURL accepts https:// URLs, and http:// ones only for a loopback host
+// (a local identity provider). Errors never echo the URL, which may carry
+// credentials.
+func (r *reader) jwksURL(name string) string {
+	raw := r.str(name, "")
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "":
+		r.fail(name, "is not an absolute URL")
+	case u.User != nil:
+		r.fail(name, "must not carry credentials")
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	default:
+		r.fail(name, "must be an https:// URL (http:// only for localhost)")
+	}
+	return raw
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// claimNames reads a comma-separated list of JWT claim names.
+func (r *reader) claimNames(name string, def []string) []string {
+	raw := r.str(name, "")
+	if raw == "" {
+		return def
+	}
+	var out []string
+	for _, n := range strings.Split(raw, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" || len(n) > 200 || strings.ContainsFunc(n, isSpaceOrControl) {
+			r.fail(name, "%q is not a comma-separated list of claim names", truncate(raw, 100))
+			return def
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// scope reads one scope or role value, which must not contain spaces (a
+// scope claim is a space-separated list of them).
+func (r *reader) scope(name, def string) string {
+	v := r.str(name, def)
+	if len(v) > 200 || strings.ContainsFunc(v, isSpaceOrControl) {
+		r.fail(name, "must be a single scope or role name without spaces")
+	}
+	return v
+}
+
+func isSpaceOrControl(c rune) bool { return c <= ' ' || c == 0x7f }
+
+func (r *reader) floatIn(name string, def, lo, hi float64) float64 {
+	raw := r.str(name, "")
+	if raw == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(raw, 64)
+	if err != nil || !(f >= lo && f <= hi) {
+		r.fail(name, "%q is not a number from %g to %g", truncate(raw, 30), lo, hi)
+		return def
+	}
+	return f
+}
+
+func (r *reader) durationIn(name string, def, lo, hi time.Duration) time.Duration {
+	raw := r.str(name, "")
+	if raw == "" {
+		return def
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < lo || d > hi {
+		r.fail(name, "%q is not a duration from %s to %s", truncate(raw, 30), lo, hi)
+		return def
+	}
+	return d
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 // reader collects one error per bad variable instead of stopping at the first.

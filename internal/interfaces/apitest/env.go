@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 
@@ -25,6 +26,9 @@ import (
 type Options struct {
 	GRPC grpcapi.ServerConfig
 	HTTP httpapi.HandlerConfig
+	// ClientCreds are Conn's transport credentials; nil means plaintext.
+	// (With GRPC.TLS set, pass matching TLS credentials.)
+	ClientCreds credentials.TransportCredentials
 }
 
 // Env is a running API edge.
@@ -58,20 +62,27 @@ func Start(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatalf("grpc server: %v", err)
 	}
-	env.GRPCAddr = serve(t, srv)
-	env.Conn = dial(t, env.GRPCAddr)
+	lis := serve(t, srv)
+	env.GRPCAddr = lis.Addr().String()
+	if opts.ClientCreds == nil {
+		opts.ClientCreds = insecure.NewCredentials()
+	}
+	env.Conn = Dial(t, env.GRPCAddr, opts.ClientCreds)
 	env.GRPC = orderv1.NewOrderServiceClient(env.Conn)
-	env.HTTP = serveREST(t, env.GRPCAddr, opts.HTTP)
+	env.HTTP = serveREST(t, lis, opts.HTTP)
 	env.REST = &RESTClient{BaseURL: env.HTTP.URL, HTTP: env.HTTP.Client()}
 	return env
 }
 
-func serve(t testing.TB, srv *grpc.Server) string {
+// serve runs srv as the service does: on a network listener that also
+// takes the REST gateway's in-process connections.
+func serve(t testing.TB, srv *grpc.Server) *grpcapi.Listener {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	network, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
+	lis := grpcapi.NewListener(network)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(lis) }()
 	t.Cleanup(func() {
@@ -80,12 +91,13 @@ func serve(t testing.TB, srv *grpc.Server) string {
 			t.Errorf("grpc serve: %v", err)
 		}
 	})
-	return lis.Addr().String()
+	return lis
 }
 
-func dial(t testing.TB, addr string) *grpc.ClientConn {
+// Dial connects a client to addr until the test ends.
+func Dial(t testing.TB, addr string, creds credentials.TransportCredentials) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
@@ -93,9 +105,9 @@ func dial(t testing.TB, addr string) *grpc.ClientConn {
 	return conn
 }
 
-func serveREST(t testing.TB, grpcAddr string, cfg httpapi.HandlerConfig) *httptest.Server {
+func serveREST(t testing.TB, lis *grpcapi.Listener, cfg httpapi.HandlerConfig) *httptest.Server {
 	t.Helper()
-	conn, err := httpapi.Dial(grpcAddr)
+	conn, err := httpapi.DialInProcess(lis)
 	if err != nil {
 		t.Fatalf("gateway dial: %v", err)
 	}

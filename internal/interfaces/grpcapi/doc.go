@@ -2,9 +2,11 @@
 // order.v1.OrderService on top of the application's commands and queries,
 // turns application and domain errors into google.rpc statuses (once, here),
 // and builds the *grpc.Server with the interceptor chain every call passes
-// through: panic recovery, request logging, deadlines, authentication,
-// protovalidate, error mapping.
+// through: panic recovery, request logging, deadlines, authentication and
+// the per-principal rate limit, protovalidate, error mapping. It also owns
+// the transport security of the gRPC port (TLS, optionally mutual).
 //
 // The REST gateway (package httpapi) calls this server over a client
-// connection rather than in process, so both transports share that chain.
+// connection — an in-process one, see Listener — rather than calling the
+// service directly, so both transports share that chain.
 package grpcapi

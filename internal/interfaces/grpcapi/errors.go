@@ -5,12 +5,14 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/domain/order"
@@ -30,6 +32,7 @@ const (
 	ReasonPermissionDenied      = "PERMISSION_DENIED"
 	ReasonDependencyUnavailable = "DEPENDENCY_UNAVAILABLE"
 	ReasonUnauthenticated       = "UNAUTHENTICATED"
+	ReasonRateLimited           = "RATE_LIMITED"
 )
 
 // Precondition types of PreconditionFailure violations.
@@ -167,6 +170,17 @@ func illegalTransition(e *order.TransitionError, orderID string) *status.Status 
 		&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
 			Type: preconditionStatus, Subject: orderID, Description: e.Error(),
 		}}})
+}
+
+// rateLimited tells the caller to come back after retryAfter, rounded up to
+// whole milliseconds (RetryInfo) and seconds (ErrorInfo metadata, and the
+// REST Retry-After header derived from RetryInfo).
+func rateLimited(retryAfter time.Duration) *status.Status {
+	retryAfter = max((retryAfter + time.Millisecond - 1).Truncate(time.Millisecond), time.Millisecond)
+	seconds := int64((retryAfter + time.Second - 1) / time.Second)
+	return newStatus(codes.ResourceExhausted, "rate limit exceeded, retry later",
+		errorInfo(ReasonRateLimited, map[string]string{"retry_after_seconds": strconv.FormatInt(seconds, 10)}),
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)})
 }
 
 func errorInfo(reason string, md map[string]string) *errdetails.ErrorInfo {

@@ -1,6 +1,7 @@
 package grpcapi
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,14 @@ type ServerConfig struct {
 	// Authenticator identifies callers; required (AllowAnonymous switches
 	// authentication off explicitly).
 	Authenticator Authenticator
+	// RateLimiter bounds the calls per principal (per network address for
+	// callers without one); nil means unlimited. Health checks and
+	// reflection are never limited.
+	RateLimiter RateLimiter
+	// TLS, when set, makes network clients speak TLS (and present a client
+	// certificate if it sets ClientAuth; see LoadServerTLS). The REST
+	// gateway's in-process connections need none.
+	TLS *tls.Config
 	// DefaultTimeout is the deadline of calls whose client set none.
 	DefaultTimeout time.Duration
 	// MaxTimeout caps the deadline a client may ask for.
@@ -90,7 +99,7 @@ func NewServer(svc *Service, cfg ServerConfig, logger *slog.Logger, healthSrv *h
 	if err != nil {
 		return nil, err
 	}
-	srv := grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(chain...),
 		grpc.ChainStreamInterceptor(recovery.StreamServerInterceptor(recoveryHandler(logger))),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
@@ -100,7 +109,11 @@ func NewServer(svc *Service, cfg ServerConfig, logger *slog.Logger, healthSrv *h
 			MaxConnectionIdle: cfg.MaxConnectionIdle, MaxConnectionAge: cfg.MaxConnectionAge,
 			MaxConnectionAgeGrace: cfg.MaxTimeout, Time: cfg.KeepaliveTime, Timeout: cfg.KeepaliveTimeout,
 		}),
-	)
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(newServerCredentials(cfg.TLS)))
+	}
+	srv := grpc.NewServer(opts...)
 	if healthSrv == nil {
 		healthSrv = health.NewServer()
 	}
@@ -112,8 +125,9 @@ func NewServer(svc *Service, cfg ServerConfig, logger *slog.Logger, healthSrv *h
 
 // unaryChain lists the interceptors outermost first. Recovery wraps
 // everything so a panic anywhere becomes INTERNAL; logging sees the final
-// code; the deadline covers authentication (which may call out, e.g. for
-// keys); validation runs only for authenticated callers; error mapping sits
+// code and principal; the deadline covers authentication (which may call
+// out, e.g. for keys); the rate limit is charged once the caller is known;
+// validation runs only for authenticated callers; error mapping sits
 // innermost so that every handler error leaves as a status with details.
 func unaryChain(cfg ServerConfig, logger *slog.Logger) ([]grpc.UnaryServerInterceptor, error) {
 	validate, err := validationInterceptor(logger)
@@ -124,7 +138,7 @@ func unaryChain(cfg ServerConfig, logger *slog.Logger) ([]grpc.UnaryServerInterc
 		recovery.UnaryServerInterceptor(recoveryHandler(logger)),
 		loggingInterceptor(logger),
 		deadlineInterceptor(cfg.DefaultTimeout, cfg.MaxTimeout),
-		authInterceptor(cfg.Authenticator, logger),
+		authInterceptor(cfg.Authenticator, cfg.RateLimiter, logger),
 		validate,
 		errorMappingInterceptor(logger),
 	}, nil

@@ -111,8 +111,19 @@ func TestOversizedMessage(t *testing.T) {
 	if !errors.As(err, &httpErr) || httpErr.StatusCode != http.StatusRequestEntityTooLarge || status.Code(err) != codes.ResourceExhausted {
 		t.Errorf("oversized REST request = %v, want 413 RESOURCE_EXHAUSTED", err)
 	}
-	if _, err := env.GRPC.CreateOrder(ctx, newOrder("u1")); err != nil {
-		t.Errorf("normal request after an oversized one: %v", err)
+	// The service stays healthy: both transports serve, probes pass.
+	for name, c := range map[string]orderv1.OrderServiceClient{"grpc": env.GRPC, "rest": env.REST} {
+		if _, err := c.CreateOrder(ctx, newOrder("u1")); err != nil {
+			t.Errorf("%s: normal request after an oversized one: %v", name, err)
+		}
+	}
+	if resp, err := healthpb.NewHealthClient(env.Conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health after oversized requests = %v, %v", resp, err)
+	}
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		if r := send(t, http.MethodGet, env.HTTP.URL+probe, nil); r.StatusCode != http.StatusOK {
+			t.Errorf("%s after oversized requests = %d", probe, r.StatusCode)
+		}
 	}
 }
 

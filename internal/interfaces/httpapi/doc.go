@@ -2,8 +2,9 @@
 // under /v1 that call the gRPC server over a client connection, plus the
 // probes (/healthz, /readyz) and the OpenAPI document (/openapi.json).
 //
-// Going through a real connection, rather than grpc-gateway's in-process
-// RegisterOrderServiceHandlerServer, costs a loopback hop but means every REST
-// call runs the same interceptors as a gRPC call: authentication, validation,
-// deadlines, logging and error mapping are defined once, in package grpcapi.
+// Going through a real gRPC connection (in-memory, see DialInProcess), rather
+// than grpc-gateway's RegisterOrderServiceHandlerServer, means every REST call
+// runs the same interceptors as a gRPC call: authentication, rate limiting,
+// validation, deadlines, logging and error mapping are defined once, in
+// package grpcapi.
 package httpapi

@@ -2,12 +2,16 @@ package httpapi
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/textproto"
+	"strconv"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -47,7 +51,21 @@ func gatewayOptions() []runtime.ServeMuxOption {
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithErrorHandler(errorHandler),
+		runtime.WithMetadata(clientIP),
 	}
+}
+
+// clientIP tells the gRPC edge who is calling over HTTP, so that callers
+// without a token are rate limited one by one rather than all as the
+// gateway. The gateway's own annotation replaces any value a client sends
+// under the same name; the edge believes it only on the gateway's in-process
+// connection.
+func clientIP(_ context.Context, r *http.Request) metadata.MD {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return nil
+	}
+	return metadata.Pairs(grpcapi.MetadataClientIP, host)
 }
 
 func incomingHeader(key string) (string, bool) {
@@ -69,12 +87,41 @@ func outgoingHeader(key string) (string, bool) {
 // errorHandler writes google.rpc.Status as JSON, as grpc-gateway does by
 // default. Errors the gateway raises itself (a body that is not valid JSON
 // for the message, a malformed path or query parameter) carry no details;
-// they get the ErrorInfo every other INVALID_ARGUMENT has.
+// they get the ErrorInfo every other INVALID_ARGUMENT has. A status with
+// RetryInfo (rate limited) also sets Retry-After, and a 401 carries the
+// RFC 6750 challenge.
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
+	st, ok := status.FromError(err)
+	if ok && st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
 		if detailed, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: grpcapi.ReasonInvalidArgument, Domain: grpcapi.ErrorDomain}); derr == nil {
 			err = detailed.Err()
 		}
 	}
-	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+	if after, found := retryAfter(st); found {
+		w.Header().Set("Retry-After", after)
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, err)
+}
+
+// retryAfter is the Retry-After value (whole seconds, rounded up) of a
+// status with RetryInfo.
+func retryAfter(st *status.Status) (string, bool) {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.RetryInfo); ok && info.GetRetryDelay() != nil {
+			delay := info.GetRetryDelay().AsDuration()
+			return strconv.FormatInt(int64(max((delay+time.Second-1)/time.Second, 1)), 10), true
+		}
+	}
+	return "", false
+}
+
+// bearerChallenge replaces the WWW-Authenticate header grpc-gateway derives
+// from the status message with the challenge RFC 6750 defines.
+type bearerChallenge struct{ http.ResponseWriter }
+
+func (b bearerChallenge) WriteHeader(code int) {
+	if code == http.StatusUnauthorized {
+		b.Header().Set("WWW-Authenticate", `Bearer realm="order-service"`)
+	}
+	b.ResponseWriter.WriteHeader(code)
 }

@@ -7,6 +7,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/acme/order-service/internal/interfaces/grpcapi"
 )
 
 // Defaults of ServerConfig.
@@ -62,13 +64,21 @@ func setDefault[T int | time.Duration](v *T, def T) {
 // default, which would turn a big page into RESOURCE_EXHAUSTED.
 const gatewayMaxRecvMsgSize = 64 << 20
 
-// Dial opens the gateway's connection to the gRPC server at target, usually
-// the same process on loopback, hence without TLS. grpc.NewClient connects
-// lazily, so the server need not be listening yet.
+// Dial opens the gateway's connection to the gRPC server at target without
+// TLS. grpc.NewClient connects lazily, so the server need not be listening
+// yet. The service itself uses DialInProcess.
 func Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	opts = append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(gatewayMaxRecvMsgSize)),
 	}, opts...)
 	return grpc.NewClient(target, opts...)
+}
+
+// DialInProcess connects the gateway to the gRPC server through lis's
+// in-process connections: the same server and interceptors as network
+// clients, no TCP hop, no client certificate needed under mutual TLS, and
+// the edge can trust the caller address the gateway reports.
+func DialInProcess(lis *grpcapi.Listener, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	return Dial("passthrough:///order-service", append([]grpc.DialOption{grpc.WithContextDialer(lis.DialGateway)}, opts...)...)
 }

@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# Runs the README walkthrough for real and checks what README says to look for.
+#
+# It builds the server, starts it in embedded mode (no DATABASE_URL, no
+# KAFKA_BROKERS, nothing else from this environment) in a fresh DATA_DIR on
+# the default ports 9000/8080/9092, waits for /readyz, runs the bash block
+# between <!-- walkthrough:start --> and <!-- walkthrough:end --> exactly as
+# written, then checks the README's "What to look for" claims, stops the
+# server with SIGTERM (it must exit 0) and prints PASS/FAIL per claim.
+#
+#   scripts/walkthrough.sh
+#
+# Environment:
+#   ORDER_SERVICE_BIN=path  run this binary instead of building ./cmd/server
+#   KEEP_WORKDIR=1          keep the work directory (server log, outputs)
+#
+# Exit status: 0 every claim holds, 1 a claim failed, 2 the walkthrough
+# could not run (tools, build, start-up), 3 a default port is taken.
+#
+# Not `set -e`: the walkthrough's stale-version commands fail on purpose.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+README="$ROOT/README.md"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/walkthrough.XXXXXX")
+SERVER_PID=""
+PORTS=(9000 8080 9092)
+READY_SECONDS=60
+STOP_SECONDS=40
+RUN_SECONDS=180
+
+log() { printf '[walkthrough] %s\n' "$*" >&2; }
+die() {
+	local code=$1
+	shift
+	log "ERROR: $*"
+	exit "$code"
+}
+
+cleanup() {
+	if [[ -n $SERVER_PID ]] && server_alive; then
+		kill -KILL "$SERVER_PID" 2>/dev/null
+		wait "$SERVER_PID" 2>/dev/null
+	fi
+	if [[ ${KEEP_WORKDIR:-0} == 1 ]]; then
+		log "work directory kept: $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+
+# server_alive: the server process exists and is not a zombie.
+server_alive() {
+	local state
+	state=$(ps -o stat= -p "$SERVER_PID" 2>/dev/null) || return 1
+	[[ -n $state && $state != Z* ]]
+}
+
+# --- tools -------------------------------------------------------------------
+
+install_tools() {
+	if command -v go >/dev/null; then
+		PATH="$PATH:$(go env GOPATH)/bin"
+	fi
+	if ! command -v grpcurl >/dev/null; then
+		log "installing grpcurl (go install)"
+		go install github.com/fullstorydev/grpcurl/cmd/grpcurl@latest || die 2 "cannot install grpcurl"
+	fi
+	local missing=() tool
+	for tool in kcat jq curl; do
+		command -v "$tool" >/dev/null || missing+=("$tool")
+	done
+	if ((${#missing[@]})); then
+		log "installing ${missing[*]} (apt-get)"
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
+			die 2 "cannot install ${missing[*]}"
+	fi
+	for tool in grpcurl kcat jq curl; do
+		command -v "$tool" >/dev/null || die 2 "$tool is not on PATH"
+	done
+}
+
+# --- ports -------------------------------------------------------------------
+
+# port_taken PORT: something listens on PORT (any address).
+port_taken() {
+	if command -v ss >/dev/null; then
+		[[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
+	else
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	fi
+}
+
+check_ports() {
+	local taken=() port
+	for port in "${PORTS[@]}"; do
+		port_taken "$port" && taken+=("$port")
+	done
+	if ((${#taken[@]})); then
+		log "ERROR: port(s) ${taken[*]} already in use; the walkthrough needs 9000, 8080 and 9092 free."
+		command -v ss >/dev/null && ss -ltnp 2>/dev/null | grep -E ":(9000|8080|9092)\b" >&2
+		exit 3
+	fi
+}
+
+# --- server ------------------------------------------------------------------
+
+build_server() {
+	if [[ -n ${ORDER_SERVICE_BIN:-} ]]; then
+		[[ -x $ORDER_SERVICE_BIN ]] || die 2 "ORDER_SERVICE_BIN=$ORDER_SERVICE_BIN is not executable"
+		BIN=$ORDER_SERVICE_BIN
+		return
+	fi
+	BIN="$WORK/order-service"
+	log "building ./cmd/server"
+	(cd "$ROOT" && go build -o "$BIN" ./cmd/server) || die 2 "build failed"
+}
+
+start_server() {
+	mkdir -p "$WORK/run"
+	# Only PATH and HOME: no DATABASE_URL, KAFKA_BROKERS, ports or ids leak in.
+	(cd "$WORK/run" && exec env -i PATH="$PATH" HOME="$HOME" DATA_DIR="$WORK/data" "$BIN") >"$WORK/server.log" 2>&1 &
+	SERVER_PID=$!
+	local start=$SECONDS tries=0
+	while ((tries < READY_SECONDS * 10)); do
+		if curl -fsS -o /dev/null --max-time 2 http://localhost:8080/readyz 2>/dev/null; then
+			log "server ready after $((SECONDS - start))s (pid $SERVER_PID, DATA_DIR $WORK/data)"
+			return
+		fi
+		if ! server_alive; then
+			tail -n 50 "$WORK/server.log" >&2
+			die 2 "the server exited during start-up"
+		fi
+		sleep 0.1
+		tries=$((tries + 1))
+	done
+	tail -n 50 "$WORK/server.log" >&2
+	die 2 "the server was not ready within ${READY_SECONDS}s"
+}
+
+# stop_server: SIGTERM, wait up to STOP_SECONDS, then the exit status (137
+# when it had to be killed).
+stop_server() {
+	kill -TERM "$SERVER_PID"
+	local tries=0
+	while server_alive && ((tries < STOP_SECONDS * 10)); do
+		sleep 0.1
+		tries=$((tries + 1))
+	done
+	if server_alive; then
+		log "the server did not exit within ${STOP_SECONDS}s of SIGTERM; killing it"
+		kill -KILL "$SERVER_PID"
+	fi
+	wait "$SERVER_PID"
+	local rc=$?
+	SERVER_PID=""
+	return "$rc"
+}
+
+# --- the walkthrough ---------------------------------------------------------
+
+extract_walkthrough() {
+	awk '/<!-- walkthrough:start -->/ { inside = 1; next }
+	     /<!-- walkthrough:end -->/   { inside = 0 }
+	     inside && !/^```/' "$README" >"$WORK/walkthrough.sh"
+	[[ -s $WORK/walkthrough.sh ]] || die 2 "no walkthrough block between the markers in $README"
+}
+
+# The block runs as written, sourced by a runner that traces each command
+# onto the output (set -x), so that the checks can tell which command printed
+# what. PS4 is set there, not exported: bash ignores PS4 from the environment
+# when run as root. It starts with a newline because some commands (curl)
+# print no final newline.
+run_walkthrough() {
+	cat >"$WORK/runner.sh" <<'EOF'
+PS4=$'\n+ '
+set -x
+source "$1"
+EOF
+	(cd "$WORK/run" && timeout "$RUN_SECONDS" bash "$WORK/runner.sh" "$WORK/walkthrough.sh") >"$WORK/output.txt" 2>&1
+	WALKTHROUGH_RC=$?
+	OUT="$WORK/output.txt"
+}
+
+# section PATTERN: the output of the first traced command matching PATTERN
+# (an awk regex), up to the next traced command.
+section() {
+	awk -v pat="$1" '
+		/^\++ / { if (found) exit; if ($0 ~ pat) { found = 1; next } }
+		found' "$OUT"
+}
+
+# --- checks ------------------------------------------------------------------
+
+FAILED=0
+RESULTS=()
+claim() { # claim NAME STATUS [DETAIL]: STATUS 0 is a pass
+	local name=$1 ok=$2 detail=${3:-}
+	if ((ok == 0)); then
+		RESULTS+=("PASS  $name")
+	else
+		RESULTS+=("FAIL  $name${detail:+ — $detail}")
+		FAILED=1
+	fi
+}
+
+uuid_re='[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+
+check_claims() {
+	local ok
+	# 1. Both CreateOrder calls give the same order: the first prints it, the
+	#    second's id is captured in ORDER_ID (and GetOrder prints that order).
+	local first order_id
+	first=$(section 'grpcurl .*CreateOrder' | grep -oE "\"id\": *\"$uuid_re\"" | head -n 1 | grep -oE "$uuid_re")
+	order_id=$(grep -oE "^\+ ORDER_ID=$uuid_re" "$OUT" | grep -oE "$uuid_re" | head -n 1)
+	[[ -n $first && $first == "$order_id" ]]
+	ok=$?
+	claim "both CreateOrder calls return the same order id (first prints $first, the retry's ORDER_ID=${order_id:-none})" $ok
+
+	# 2. The stale CancelOrder: Aborted, VERSION_MISMATCH, current_version 2.
+	local cancel
+	cancel=$(section 'grpcurl .*CancelOrder')
+	grep -q 'Code: Aborted' <<<"$cancel"
+	ok=$?
+	claim "stale CancelOrder answers Code: Aborted" $ok
+	grep -q '"reason": "VERSION_MISMATCH"' <<<"$cancel"
+	ok=$?
+	claim "stale CancelOrder carries reason VERSION_MISMATCH" $ok
+	grep -q '"current_version": "2"' <<<"$cancel"
+	ok=$?
+	claim "stale CancelOrder carries current_version \"2\"" $ok
+
+	# 3. The stale REST payment: HTTP 409.
+	local stale_pay
+	stale_pay=$(section "curl .*-w .*:pay")
+	grep -qx 'HTTP 409' <<<"$stale_pay"
+	ok=$?
+	claim "stale REST payment answers HTTP 409" $ok "got: $(grep '^HTTP ' <<<"$stale_pay")"
+
+	# 4. kcat: OrderCreated, OrderConfirmed, OrderPaid of the first order and
+	#    the second order's OrderCreated, each with ce_id, ce_type, ce_source.
+	local second records
+	second=$(section 'curl .*POST localhost:8080/v1/orders -H' | grep -oE "\"id\": *\"$uuid_re\"" | head -n 1 | grep -oE "$uuid_re")
+	records=$(section '^\\+ kcat ' | awk '
+		/^key=/     { key = substr($1, 5) }
+		/^headers=/ { type = "-"; source = "-"; id = "-"
+		              n = split(substr($0, 9), h, ",")
+		              for (i = 1; i <= n; i++) {
+		                  split(h[i], kv, "=")
+		                  if (kv[1] == "ce_type") type = kv[2]
+		                  if (kv[1] == "ce_source") source = kv[2]
+		                  if (kv[1] == "ce_id") id = kv[2]
+		              }
+		              print key, type, source, id }')
+	local want
+	for want in "$order_id order.v1.OrderCreated" "$order_id order.v1.OrderConfirmed" "$order_id order.v1.OrderPaid" "$second order.v1.OrderCreated"; do
+		grep -qE "^$want /order-service/local $uuid_re\$" <<<"$records"
+		ok=$?
+		claim "kcat shows ${want#* } of order ${want%% *} with ce_id, ce_type, ce_source=/order-service/local" $ok
+	done
+	[[ -n $second && $second != "$order_id" ]]
+	ok=$?
+	claim "the REST CreateOrder made a second order (${second:-none})" $ok
+	local malformed count
+	malformed=$(grep -cvE "^$uuid_re order\.v1\.[A-Za-z]+ /order-service/local $uuid_re\$" <<<"$records")
+	count=$(grep -c . <<<"$records")
+	[[ -n $records && $malformed == 0 ]]
+	ok=$?
+	claim "every kcat record has a key, ce_id, ce_type and ce_source=/order-service/local ($count records)" $ok
+}
+
+main() {
+	install_tools
+	check_ports
+	build_server
+	start_server
+	extract_walkthrough
+	log "running the README walkthrough ($(grep -cvE '^\s*(#|$)' "$WORK/walkthrough.sh") commands)"
+	run_walkthrough
+	echo "=== walkthrough output (bash -x, exit $WALKTHROUGH_RC) ==="
+	cat "$OUT"
+	echo "=== end of walkthrough output ==="
+	check_claims
+	stop_server
+	local rc=$?
+	claim "server exits 0 on SIGTERM" $rc "exit status $rc"
+	if ((FAILED)); then
+		echo "=== server log (last 40 lines) ==="
+		tail -n 40 "$WORK/server.log"
+	fi
+	echo
+	printf '%s\n' "${RESULTS[@]}"
+	if ((FAILED)); then
+		echo "walkthrough: FAIL"
+		exit 1
+	fi
+	echo "walkthrough: PASS"
+}
+
+main "$@"
