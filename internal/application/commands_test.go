@@ -9,38 +9,10 @@ import (
 	"time"
 
 	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/application/apptest"
 	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/infrastructure/memory"
 )
-
-// stepClock advances a millisecond on every reading.
-type stepClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Millisecond)
-	return c.now
-}
-
-// seqIDs makes predictable, well-formed ids.
-type seqIDs struct {
-	mu sync.Mutex
-	n  uint32
-}
-
-func (s *seqIDs) NewID() order.ID {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.n++
-	var id order.ID
-	id[0], id[1], id[2], id[3] = byte(s.n>>24), byte(s.n>>16), byte(s.n>>8), byte(s.n)
-	id[6], id[8] = 0x70, 0x80
-	return id
-}
 
 var (
 	alice = application.Actor{ID: "alice", Role: application.RoleCustomer}
@@ -54,12 +26,12 @@ type harness struct {
 	queries  *application.Queries
 }
 
-// newHarness runs the commands against store (which may wrap mem); ids
-// start after firstID so that two harnesses on one store never collide.
-func newHarness(t *testing.T, store application.EventStore, mem *memory.Store, firstID uint32) harness {
+// newHarness runs the commands against store (which may wrap mem); harnesses
+// on one store need different id prefixes.
+func newHarness(t *testing.T, store application.EventStore, mem *memory.Store, idPrefix byte) harness {
 	t.Helper()
-	clock := &stepClock{now: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
-	cmds := application.NewCommands(store, mem, clock, &seqIDs{n: firstID}, application.CommandsConfig{
+	clock := apptest.NewStepClock(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), time.Millisecond)
+	cmds := application.NewCommands(store, mem, clock, apptest.NewSeqIDs(idPrefix), application.CommandsConfig{
 		Origin: application.Origin{ServiceName: "order-service", CellID: "cell-test"}, MaxAttempts: 3,
 	})
 	return harness{store: mem, commands: cmds, queries: application.NewQueries(mem)}
@@ -195,7 +167,7 @@ func TestLostRaceWithoutExpectedVersionRetriesBounded(t *testing.T) {
 			mem := memory.New()
 			racing := &racingStore{Store: mem}
 			h := newHarness(t, racing, mem, 0)
-			rival := newHarness(t, mem, mem, 1000)
+			rival := newHarness(t, mem, mem, 1)
 			ctx := context.Background()
 			snap := createFor(t, h, alice, "")
 			rivalAddress := 0
@@ -303,7 +275,7 @@ func TestConcurrentDuplicateRequestGetsTheWinnersResult(t *testing.T) {
 	var twin order.Snapshot
 	dup.twin = func() error {
 		var err error
-		twin, err = newHarness(t, mem, mem, 1000).commands.CreateOrder(context.Background(), application.CreateOrder{
+		twin, err = newHarness(t, mem, mem, 1).commands.CreateOrder(context.Background(), application.CreateOrder{
 			Meta: application.CommandMeta{Actor: alice, RequestID: "req-twin"}, UserID: "alice", ShippingAddress: "1 Main St",
 			Items: []application.NewItem{{ProductID: "sku-1", ProductName: "Widget", Quantity: 2, UnitPrice: "19.99"}, {ProductID: "sku-2", ProductName: "Gadget", Quantity: 1, UnitPrice: "5"}},
 		})

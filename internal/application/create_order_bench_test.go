@@ -2,37 +2,14 @@ package application_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/application/apptest"
 	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/infrastructure/memory"
 )
-
-// benchClock and benchIDs are cheap stand-ins for the real clock and UUID
-// source.
-type benchClock struct{ now time.Time }
-
-func (c *benchClock) Now() time.Time { return c.now }
-
-type benchIDs struct {
-	mu sync.Mutex
-	n  uint64
-}
-
-func (s *benchIDs) NewID() order.ID {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.n++
-	var id order.ID
-	id[0], id[6], id[8] = 0xbe, 0x40, 0x80
-	for i := range 7 {
-		id[15-i] = byte(s.n >> (8 * i))
-	}
-	return id
-}
 
 // discardStore accepts every commit and keeps nothing: with it the
 // benchmark measures request mapping, validation and the domain decision
@@ -68,7 +45,7 @@ func BenchmarkCreateOrder(b *testing.B) {
 	}
 	for _, s := range stores {
 		b.Run(s.name, func(b *testing.B) {
-			cmds := application.NewCommands(s.store(), memory.New(), &benchClock{now: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}, &benchIDs{}, application.CommandsConfig{})
+			cmds := application.NewCommands(s.store(), memory.New(), apptest.NewStepClock(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), 0), apptest.NewSeqIDs(0xbe), application.CommandsConfig{})
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {

@@ -6,46 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/application/apptest"
 	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/infrastructure/memory"
 )
-
-// fuzzClock advances a millisecond on every reading, so that orders have
-// distinct creation times.
-type fuzzClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fuzzClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Millisecond)
-	return c.now
-}
-
-// fuzzIDs hands out distinct, well-formed ids.
-type fuzzIDs struct {
-	mu sync.Mutex
-	n  uint64
-}
-
-func (s *fuzzIDs) NewID() order.ID {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.n++
-	var id order.ID
-	id[0], id[6], id[8] = 0xf0, 0x40, 0x80
-	for i := range 7 {
-		id[15-i] = byte(s.n >> (8 * i))
-	}
-	return id
-}
 
 // pageTokenWorld is a small read model: alice owns three orders (one of
 // them confirmed, with a longer history), bob owns two.
@@ -59,7 +27,7 @@ func newPageTokenWorld(tb testing.TB) *pageTokenWorld {
 	tb.Helper()
 	ctx := context.Background()
 	mem := memory.New()
-	cmds := application.NewCommands(mem, mem, &fuzzClock{now: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}, &fuzzIDs{}, application.CommandsConfig{})
+	cmds := application.NewCommands(mem, mem, apptest.NewStepClock(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), time.Millisecond), apptest.NewSeqIDs(0xf0), application.CommandsConfig{})
 	alice := application.Actor{ID: "alice", Role: application.RoleCustomer}
 	bob := application.Actor{ID: "bob", Role: application.RoleCustomer}
 	staff := application.Actor{ID: "staff-1", Role: application.RoleStaff}

@@ -3,7 +3,6 @@ package orderv1_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,40 +11,10 @@ import (
 
 	orderv1 "github.com/acme/order-service/gen/order/v1"
 	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/application/apptest"
 	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/infrastructure/memory"
 )
-
-// createFuzzClock advances a microsecond on every reading.
-type createFuzzClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *createFuzzClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Microsecond)
-	return c.now
-}
-
-// createFuzzIDs hands out distinct, well-formed ids.
-type createFuzzIDs struct {
-	mu sync.Mutex
-	n  uint64
-}
-
-func (s *createFuzzIDs) NewID() order.ID {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.n++
-	var id order.ID
-	id[0], id[6], id[8] = 0xc0, 0x40, 0x80
-	for i := range 7 {
-		id[15-i] = byte(s.n >> (8 * i))
-	}
-	return id
-}
 
 // FuzzCreateOrderRequestValidation decodes arbitrary JSON as a
 // CreateOrderRequest, as the HTTP gateway does, and validates it against the
@@ -88,7 +57,7 @@ func FuzzCreateOrderRequestValidation(f *testing.F) {
 
 		// The proto rules passed: now the domain decides.
 		mem := memory.New()
-		cmds := application.NewCommands(mem, mem, &createFuzzClock{now: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}, &createFuzzIDs{}, application.CommandsConfig{})
+		cmds := application.NewCommands(mem, mem, apptest.NewStepClock(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), time.Microsecond), apptest.NewSeqIDs(0xc0), application.CommandsConfig{})
 		cmd := application.CreateOrder{
 			Meta:   application.CommandMeta{Actor: application.Actor{ID: req.GetUserId(), Role: application.RoleCustomer}, RequestID: req.GetRequestId()},
 			UserID: req.GetUserId(), ShippingAddress: req.GetShippingAddress(), Currency: req.GetCurrency(),
