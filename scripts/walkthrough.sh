@@ -233,7 +233,7 @@ check_claims() {
 
 	# 3. The stale REST payment: HTTP 409.
 	local stale_pay
-	stale_pay=$(section "curl .*-w .*:pay")
+	stale_pay=$(section "curl .*http_code.*:pay")
 	grep -qx 'HTTP 409' <<<"$stale_pay"
 	ok=$?
 	claim "stale REST payment answers HTTP 409" $ok "got: $(grep '^HTTP ' <<<"$stale_pay")"
