@@ -18,6 +18,7 @@ type Commands struct {
 	origin          Origin
 	defaultCurrency order.Currency
 	maxAttempts     int
+	observer        Observer
 }
 
 // Origin names the deployment that writes events; it goes into every event's
@@ -35,6 +36,8 @@ type CommandsConfig struct {
 	// MaxAttempts bounds load-decide-append rounds for a command that sent no
 	// expected version and lost a race. At least 1.
 	MaxAttempts int
+	// Observer hears about replays and conflicts (metrics); nil: nobody.
+	Observer Observer
 }
 
 // NewCommands wires the command handlers to their ports.
@@ -45,9 +48,13 @@ func NewCommands(store EventStore, requests IdempotencyStore, clock Clock, ids I
 	if cfg.DefaultCurrency == "" {
 		cfg.DefaultCurrency = "USD"
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
+	}
 	return &Commands{
 		store: store, requests: requests, clock: clock, ids: ids,
 		origin: cfg.Origin, defaultCurrency: cfg.DefaultCurrency, maxAttempts: cfg.MaxAttempts,
+		observer: cfg.Observer,
 	}
 }
 
@@ -87,6 +94,7 @@ func (c *Commands) mutate(ctx context.Context, meta CommandMeta, rawID string, a
 			return order.Snapshot{}, err
 		}
 		if meta.ExpectedVersion != 0 && meta.ExpectedVersion != o.Version() {
+			c.observer.Conflict(ctx, Conflict{})
 			return order.Snapshot{}, &order.ConcurrencyError{OrderID: id, ExpectedVersion: meta.ExpectedVersion, CurrentVersion: o.Version()}
 		}
 		loaded := o.Version()
@@ -101,8 +109,10 @@ func (c *Commands) mutate(ctx context.Context, meta CommandMeta, rawID string, a
 		case errors.Is(err, ErrDuplicateRequest):
 			return c.replayAfterRace(ctx, meta, fp)
 		case errors.As(err, &conflict) && meta.ExpectedVersion == 0 && attempt < c.maxAttempts:
+			c.observer.Conflict(ctx, Conflict{Concurrent: true, Retrying: true})
 			continue // safe: the domain re-checks everything on the fresh state
 		case errors.As(err, &conflict):
+			c.observer.Conflict(ctx, Conflict{Concurrent: true})
 			return order.Snapshot{}, c.withCurrentVersion(ctx, conflict)
 		default:
 			return order.Snapshot{}, err
@@ -161,6 +171,7 @@ func (c *Commands) replay(ctx context.Context, meta CommandMeta, fp Fingerprint)
 	if err != nil || !found {
 		return order.Snapshot{}, false, err
 	}
+	c.observer.Replayed(ctx, rec.Fingerprint == fp)
 	if rec.Fingerprint != fp {
 		return order.Snapshot{}, true, &RequestIDReusedError{RequestID: meta.RequestID}
 	}

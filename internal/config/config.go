@@ -74,6 +74,31 @@ type Config struct {
 
 	RateLimitRPS   float64 // RATE_LIMIT_RPS: per principal; 0 = no limit
 	RateLimitBurst int     // RATE_LIMIT_BURST
+
+	// Tracing (OpenTelemetry) is off unless an exporter is configured:
+	// OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint. The exporter reads
+	// the other OTEL_EXPORTER_OTLP_* variables itself, the SDK its sampler
+	// (OTEL_TRACES_SAMPLER).
+	TracesExporter  string // OTEL_TRACES_EXPORTER: otlp or none
+	OTLPProtocol    string // OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL
+	OTLPEndpoint    string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT (for the log)
+	OTelServiceName string // OTEL_SERVICE_NAME: service.name on spans; default SERVICE_NAME
+}
+
+// Trace exporters (OTEL_TRACES_EXPORTER).
+const (
+	ExporterOTLP = "otlp"
+	ExporterNone = "none"
+)
+
+// TracingEnabled reports whether spans are recorded and exported.
+func (c Config) TracingEnabled() bool { return c.TracesExporter == ExporterOTLP }
+
+// AdminOnLoopback reports whether the admin listener (pprof, metrics) is
+// reachable from this host only.
+func (c Config) AdminOnLoopback() bool {
+	host, _, err := net.SplitHostPort(c.AdminAddr)
+	return err == nil && isLoopback(host)
 }
 
 // Authentication modes.
@@ -163,7 +188,40 @@ func Load(getenv func(string) string) (Config, error) {
 	r.tls(&c)
 	c.RateLimitRPS = r.floatIn("RATE_LIMIT_RPS", 50, 0, 1_000_000)
 	c.RateLimitBurst = r.intIn("RATE_LIMIT_BURST", 100, 1, 1_000_000)
+	r.tracing(&c)
 	return c, errors.Join(r.errs...)
+}
+
+// tracing reads the standard OpenTelemetry variables the service acts on.
+// Unlike the OpenTelemetry default (otlp), no configuration means no
+// tracing: an exporter retrying an absent collector would be noise.
+func (r *reader) tracing(c *Config) {
+	c.OTelServiceName = r.name("OTEL_SERVICE_NAME", c.ServiceName)
+	endpoint := r.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", r.str("OTEL_EXPORTER_OTLP_ENDPOINT", ""))
+	c.OTLPEndpoint = redactEndpoint(endpoint)
+	defaultExporter := ExporterNone
+	if endpoint != "" {
+		defaultExporter = ExporterOTLP
+	}
+	c.TracesExporter = r.oneOf("OTEL_TRACES_EXPORTER", defaultExporter, ExporterOTLP, ExporterNone)
+	if r.boolean("OTEL_SDK_DISABLED", false) {
+		c.TracesExporter = ExporterNone
+	}
+	c.OTLPProtocol = r.oneOf("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+		r.oneOf("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "grpc", "http/protobuf"), "grpc", "http/protobuf")
+}
+
+// redactEndpoint keeps the scheme, host and path of an OTLP endpoint for
+// the start-up log; credentials and query strings stay out.
+func redactEndpoint(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(not a URL)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // minSecretBytes mirrors auth.MinHS256SecretBytes (config does not import

@@ -14,6 +14,7 @@ import (
 	"github.com/acme/order-service/internal/infrastructure/embeddedkafka"
 	"github.com/acme/order-service/internal/infrastructure/kafka"
 	"github.com/acme/order-service/internal/infrastructure/outbox"
+	"github.com/acme/order-service/internal/telemetry"
 )
 
 // messaging is the Kafka side of the service: the client, the relay that
@@ -38,7 +39,7 @@ func (t topicSetup) ensure(ctx context.Context) error {
 	return kafka.EnsureTopic(ctx, t.admin, t.name, t.partitions, t.replication, t.create)
 }
 
-func startMessaging(cfg config.Config, source outbox.Source, logger *slog.Logger) (*messaging, error) {
+func startMessaging(cfg config.Config, source outbox.Source, logger *slog.Logger, obs *observability) (*messaging, error) {
 	m := &messaging{}
 	brokers := cfg.KafkaBrokers
 	if cfg.EmbeddedKafka() {
@@ -63,9 +64,13 @@ func startMessaging(cfg config.Config, source outbox.Source, logger *slog.Logger
 	}
 	m.topic = topicSetup{admin: kadm.NewClient(client), name: cfg.KafkaTopic, partitions: partitions, replication: replication, create: cfg.CreateTopic}
 	pub := kafka.NewPublisher(client, kafka.PublisherConfig{Topic: cfg.KafkaTopic, FallbackSource: kafka.Source(cfg.ServiceName, cfg.CellID)})
-	m.relay = outbox.NewRelay(source, pub, outbox.RelayConfig{
+	m.relay = outbox.NewRelay(source, telemetry.NewPublisher(pub, obs.tracerProvider(), obs.metrics), outbox.RelayConfig{
 		BatchSize: cfg.RelayBatchSize, PollInterval: cfg.RelayPollInterval, ShutdownTimeout: cfg.ShutdownTimeout / 2,
 	}, logger)
+	if err := obs.metrics.Register(telemetry.NewRelayCollector(m.relay.Status)); err != nil {
+		m.close()
+		return nil, fmt.Errorf("relay metrics: %w", err)
+	}
 	return m, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	orderv1 "github.com/acme/order-service/gen/order/v1"
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/config"
 	"github.com/acme/order-service/internal/domain/order"
@@ -26,18 +27,29 @@ import (
 	"github.com/acme/order-service/internal/interfaces/grpcapi"
 	"github.com/acme/order-service/internal/interfaces/httpapi"
 	"github.com/acme/order-service/internal/interfaces/ratelimit"
+	"github.com/acme/order-service/internal/telemetry"
 )
 
 // Run starts the service and blocks until ctx ends (SIGINT/SIGTERM) or a
 // server fails, then shuts down: stop accepting, finish in-flight requests
 // within the shutdown timeout, let the relay flush, close the connections.
 func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	store, err := openStorage(ctx, cfg, logger)
+	return RunWith(ctx, cfg, logger, Options{})
+}
+
+// RunWith is Run with hooks (see Options).
+func RunWith(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) error {
+	obs, err := newObservability(ctx, cfg, opts, logger)
+	if err != nil {
+		return err
+	}
+	defer obs.close(logger)
+	store, err := openStorage(ctx, cfg, logger, obs)
 	if err != nil {
 		return err
 	}
 	defer store.close()
-	msg, err := startMessaging(cfg, store.source, logger)
+	msg, err := startMessaging(cfg, store.source, logger, obs)
 	if err != nil {
 		return err
 	}
@@ -46,12 +58,12 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 
-	api, err := newAPI(ctx, cfg, store, logger)
+	api, err := newAPI(ctx, cfg, store, msg, logger, obs)
 	if err != nil {
 		return err
 	}
 	defer api.closeAuth()
-	return run(ctx, cfg, api, store, msg, logger)
+	return run(ctx, cfg, api, store, msg, logger, obs)
 }
 
 // api is the network face of the service.
@@ -61,18 +73,25 @@ type api struct {
 	grpcLis  *grpcapi.Listener // the network, plus the REST gateway in process
 	http     *http.Server
 	httpLis  net.Listener
+	admin    *http.Server // nil without ADMIN_ADDR
+	adminLis net.Listener
 	loopback *grpc.ClientConn // the REST gateway's connection to grpc
 	// closeAuth stops the authenticator's background work (JWKS refresh).
 	closeAuth func()
 }
 
-func newAPI(ctx context.Context, cfg config.Config, store *storage, logger *slog.Logger) (*api, error) {
+func newAPI(ctx context.Context, cfg config.Config, store *storage, msg *messaging, logger *slog.Logger, obs *observability) (*api, error) {
 	commands := application.NewCommands(store.orders, store.orders, system.Clock{}, system.UUIDv7{}, application.CommandsConfig{
 		Origin:          application.Origin{ServiceName: cfg.ServiceName, CellID: cfg.CellID},
 		DefaultCurrency: order.Currency(cfg.DefaultCurrency),
 		MaxAttempts:     cfg.CommandMaxAttempts,
+		Observer:        telemetry.NewObserver(obs.metrics),
 	})
 	queries := application.NewQueries(store.orders)
+	// The decorators name the command for the Observer's metrics and, with
+	// tracing on, give each handler a span between the RPC's and the store's.
+	tp := obs.tracerProvider()
+	service := grpcapi.NewService(telemetry.NewCommands(commands, tp), telemetry.NewQueries(queries, tp))
 
 	a := &api{health: health.NewServer()}
 	security, err := newSecurity(ctx, cfg, logger)
@@ -82,11 +101,17 @@ func newAPI(ctx context.Context, cfg config.Config, store *storage, logger *slog
 	a.closeAuth = security.close
 	security.server.DefaultTimeout, security.server.MaxTimeout = cfg.RequestTimeout, cfg.MaxRequestTimeout
 	security.server.MaxRecvMsgSize, security.server.MaxConcurrentStreams = cfg.MaxMessageBytes, cfg.MaxConcurrentStreams
-	grpcSrv, err := grpcapi.NewServer(grpcapi.NewService(commands, queries), security.server, logger, a.health)
+	security.server.MetricsUnary = obs.metrics.GRPCUnaryInterceptor()
+	security.server.MetricsStream = obs.metrics.GRPCStreamInterceptor()
+	if tp != nil {
+		security.server.StatsHandler = telemetry.GRPCStatsHandler(tp, orderv1.OrderService_ServiceDesc.ServiceName)
+	}
+	grpcSrv, err := grpcapi.NewServer(service, security.server, logger, a.health)
 	if err != nil {
 		a.closeAuth()
 		return nil, err
 	}
+	obs.metrics.InitializeGRPC(grpcSrv)
 	a.grpc = grpcSrv
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -99,9 +124,16 @@ func newAPI(ctx context.Context, cfg config.Config, store *storage, logger *slog
 		a.closeAuth()
 		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddr, err)
 	}
-	if err := a.buildGateway(ctx, cfg, store, logger); err != nil {
+	if err := a.buildGateway(ctx, cfg, store, msg, logger, obs); err != nil {
 		a.grpcLis.Close()
 		a.httpLis.Close()
+		a.closeAuth()
+		return nil, err
+	}
+	if err := a.buildAdmin(cfg, store, msg, logger, obs); err != nil {
+		a.grpcLis.Close()
+		a.httpLis.Close()
+		a.loopback.Close()
 		a.closeAuth()
 		return nil, err
 	}
@@ -183,12 +215,20 @@ func newKeySource(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 // buildGateway connects the REST gateway to the gRPC server through an
 // in-process connection, so that REST calls run through exactly the same
 // interceptors (and need no client certificate under mutual TLS).
-func (a *api) buildGateway(ctx context.Context, cfg config.Config, store *storage, logger *slog.Logger) error {
+func (a *api) buildGateway(ctx context.Context, cfg config.Config, store *storage, msg *messaging, logger *slog.Logger, obs *observability) error {
 	conn, err := httpapi.DialInProcess(a.grpcLis)
 	if err != nil {
 		return fmt.Errorf("gateway connection: %w", err)
 	}
-	handler, err := httpapi.NewHandler(ctx, conn, httpapi.HandlerConfig{Ready: store.ready, MaxBodyBytes: int64(cfg.MaxMessageBytes)})
+	handler, err := httpapi.NewHandler(ctx, conn, httpapi.HandlerConfig{
+		Ready: store.ready, MaxBodyBytes: int64(cfg.MaxMessageBytes),
+		// The relay's state is shown, never judged: a broker outage must
+		// not take the service out of rotation, commands do not need Kafka.
+		Info: func() map[string]any {
+			return map[string]any{"relay": telemetry.NewRelayReport(msg.relay.Status(), false)}
+		},
+		Metrics: obs.metrics.Handler(), Observer: obs.metrics,
+	})
 	if err != nil {
 		conn.Close()
 		return err
@@ -198,9 +238,39 @@ func (a *api) buildGateway(ctx context.Context, cfg config.Config, store *storag
 	return nil
 }
 
+// buildAdmin listens on ADMIN_ADDR, when set, for profiling, metrics and
+// the relay's detailed status.
+func (a *api) buildAdmin(cfg config.Config, store *storage, msg *messaging, logger *slog.Logger, obs *observability) error {
+	if cfg.AdminAddr == "" {
+		return nil
+	}
+	lis, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("listen for the admin server on %s: %w", cfg.AdminAddr, err)
+	}
+	if !cfg.AdminOnLoopback() {
+		logger.Warn("ADMIN_ADDR is not a loopback address: profiling, metrics and relay details are served to the network "+
+			"without authentication; keep the port firewalled to operators", "addr", cfg.AdminAddr)
+	}
+	a.adminLis = lis
+	admin := httpapi.AdminConfig{
+		Metrics: obs.metrics.Handler(),
+		Relay:   func() any { return telemetry.NewRelayReport(msg.relay.Status(), true) },
+	}
+	if store.consistency != nil {
+		admin.Consistency = func(ctx context.Context) (any, bool, error) {
+			report, err := store.consistency(ctx)
+			return report, report.Clean, err
+		}
+	}
+	a.admin = httpapi.NewServer(cfg.AdminAddr, httpapi.NewAdminHandler(admin),
+		httpapi.ServerConfig{Logger: logger, WriteTimeout: httpapi.AdminProfileWriteTimeout})
+	return nil
+}
+
 // run serves until ctx ends or something fails, then shuts down in order.
-func run(ctx context.Context, cfg config.Config, a *api, store *storage, msg *messaging, logger *slog.Logger) error {
-	failed := make(chan error, 3)
+func run(ctx context.Context, cfg config.Config, a *api, store *storage, msg *messaging, logger *slog.Logger, obs *observability) error {
+	failed := make(chan error, 4)
 	var servers, background sync.WaitGroup
 	servers.Go(func() {
 		if err := a.grpc.Serve(a.grpcLis); err != nil {
@@ -212,6 +282,13 @@ func run(ctx context.Context, cfg config.Config, a *api, store *storage, msg *me
 			failed <- fmt.Errorf("http server: %w", err)
 		}
 	})
+	if a.admin != nil {
+		servers.Go(func() {
+			if err := a.admin.Serve(a.adminLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				failed <- fmt.Errorf("admin server: %w", err)
+			}
+		})
+	}
 	// The relay and housekeeping outlive the servers so that the relay can
 	// publish what the last requests committed.
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
@@ -221,9 +298,13 @@ func run(ctx context.Context, cfg config.Config, a *api, store *storage, msg *me
 			failed <- err
 		}
 	})
-	background.Go(func() { watchReadiness(bgCtx, a.health, store.ready, logger) })
+	background.Go(func() { watchReadiness(bgCtx, a.health, store.ready, obs.metrics.SetReady, logger) })
 	background.Go(func() { purgeRequests(bgCtx, store.orders, cfg.IdempotencyRetention, logger) })
-	logger.Info("order service ready", "grpc", a.grpcLis.Addr().String(), "http", a.httpLis.Addr().String())
+	addrs := []any{"grpc", a.grpcLis.Addr().String(), "http", a.httpLis.Addr().String()}
+	if a.adminLis != nil {
+		addrs = append(addrs, "admin", a.adminLis.Addr().String())
+	}
+	logger.Info("order service ready", addrs...)
 
 	var runErr error
 	select {
@@ -248,6 +329,10 @@ func (a *api) shutdown(timeout time.Duration, logger *slog.Logger) {
 	if err := a.http.Shutdown(ctx); err != nil {
 		logger.Warn("http shutdown incomplete", "error", err)
 	}
+	if a.admin != nil {
+		// Operators' requests (a running profile) do not hold up the stop.
+		_ = a.admin.Close()
+	}
 	stopped := make(chan struct{})
 	go func() {
 		a.grpc.GracefulStop()
@@ -262,9 +347,10 @@ func (a *api) shutdown(timeout time.Duration, logger *slog.Logger) {
 	a.loopback.Close()
 }
 
-// watchReadiness keeps the gRPC health status in step with the database:
-// SERVING only while it is reachable and migrated.
-func watchReadiness(ctx context.Context, h *health.Server, ready func(context.Context) error, logger *slog.Logger) {
+// watchReadiness keeps the gRPC health status (and report: the readiness
+// metric) in step with the database: SERVING only while it is reachable and
+// migrated.
+func watchReadiness(ctx context.Context, h *health.Server, ready func(context.Context) error, report func(bool), logger *slog.Logger) {
 	ticker := time.NewTicker(2 * time.Second)
 	defer ticker.Stop()
 	serving := healthpb.HealthCheckResponse_UNKNOWN
@@ -275,6 +361,9 @@ func watchReadiness(ctx context.Context, h *health.Server, ready func(context.Co
 		next := healthpb.HealthCheckResponse_SERVING
 		if err != nil {
 			next = healthpb.HealthCheckResponse_NOT_SERVING
+		}
+		if ctx.Err() == nil {
+			report(err == nil)
 		}
 		if next != serving && ctx.Err() == nil {
 			h.SetServingStatus("", next)

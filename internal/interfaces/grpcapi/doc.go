@@ -2,8 +2,10 @@
 // order.v1.OrderService on top of the application's commands and queries,
 // turns application and domain errors into google.rpc statuses (once, here),
 // and builds the *grpc.Server with the interceptor chain every call passes
-// through: panic recovery, request logging, deadlines, authentication and
-// the per-principal rate limit, protovalidate, error mapping. It also owns
+// through: metrics (when configured), panic recovery, request logging,
+// deadlines, authentication and the per-principal rate limit,
+// protovalidate, error mapping; a stats handler (tracing) may see each call
+// before them. It also owns
 // the transport security of the gRPC port (TLS, optionally mutual).
 //
 // The REST gateway (package httpapi) calls this server over a client

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -74,7 +76,7 @@ func loggingInterceptor(logger *slog.Logger) grpc.UnaryServerInterceptor {
 			slog.String("code", code.String()),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("request_id", requestID),
-			slog.String("trace_id", traceID(incomingValue(ctx, MetadataTraceParent))),
+			slog.String("trace_id", TraceIDFrom(ctx)),
 		}
 		if call.authenticated {
 			attrs = append(attrs, slog.String("principal", call.actor.ID), slog.String("role", call.actor.Role.String()))
@@ -116,6 +118,31 @@ func incomingID(ctx context.Context, key string) string {
 		}
 	}
 	return v
+}
+
+// TraceParentFrom is the W3C traceparent of the call's current span when it
+// is traced (so a request that came without one still records its trace),
+// else the caller's own traceparent when it sent a valid one, else "". It
+// goes into the metadata of the events the call causes, and from there into
+// the Kafka records' traceparent header, so consumers continue the trace.
+func TraceParentFrom(ctx context.Context) string {
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		carrier := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(ctx, carrier)
+		return carrier.Get(MetadataTraceParent)
+	}
+	if tp := incomingValue(ctx, MetadataTraceParent); validTraceParent(tp) {
+		return tp
+	}
+	return ""
+}
+
+// TraceIDFrom is the trace id of TraceParentFrom, or "".
+func TraceIDFrom(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	return traceID(incomingValue(ctx, MetadataTraceParent))
 }
 
 // traceID extracts the trace id of a W3C traceparent

@@ -13,6 +13,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/stats"
 
 	orderv1 "github.com/acme/order-service/gen/order/v1"
 )
@@ -62,6 +63,15 @@ type ServerConfig struct {
 	// KeepaliveTime and KeepaliveTimeout detect dead clients.
 	KeepaliveTime    time.Duration
 	KeepaliveTimeout time.Duration
+
+	// StatsHandler sees every call before the interceptors do: tracing
+	// (otelgrpc), which puts the call's span into its context. Nil: none.
+	StatsHandler stats.Handler
+	// MetricsUnary and MetricsStream run outermost, around recovery, so
+	// that they see the final code of every call, panics included. Nil:
+	// none.
+	MetricsUnary  grpc.UnaryServerInterceptor
+	MetricsStream grpc.StreamServerInterceptor
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -99,9 +109,16 @@ func NewServer(svc *Service, cfg ServerConfig, logger *slog.Logger, healthSrv *h
 	if err != nil {
 		return nil, err
 	}
+	streams := []grpc.StreamServerInterceptor{recovery.StreamServerInterceptor(recoveryHandler(logger))}
+	if cfg.MetricsUnary != nil {
+		chain = append([]grpc.UnaryServerInterceptor{cfg.MetricsUnary}, chain...)
+	}
+	if cfg.MetricsStream != nil {
+		streams = append([]grpc.StreamServerInterceptor{cfg.MetricsStream}, streams...)
+	}
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(chain...),
-		grpc.ChainStreamInterceptor(recovery.StreamServerInterceptor(recoveryHandler(logger))),
+		grpc.ChainStreamInterceptor(streams...),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime, PermitWithoutStream: true}),
@@ -113,6 +130,9 @@ func NewServer(svc *Service, cfg ServerConfig, logger *slog.Logger, healthSrv *h
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(newServerCredentials(cfg.TLS)))
 	}
+	if cfg.StatsHandler != nil {
+		opts = append(opts, grpc.StatsHandler(cfg.StatsHandler))
+	}
 	srv := grpc.NewServer(opts...)
 	if healthSrv == nil {
 		healthSrv = health.NewServer()
@@ -123,7 +143,8 @@ func NewServer(svc *Service, cfg ServerConfig, logger *slog.Logger, healthSrv *h
 	return srv, nil
 }
 
-// unaryChain lists the interceptors outermost first. Recovery wraps
+// unaryChain lists the interceptors outermost first (metrics, when
+// configured, go in front of them all). Recovery wraps
 // everything so a panic anywhere becomes INTERNAL; logging sees the final
 // code and principal; the deadline covers authentication (which may call
 // out, e.g. for keys); the rate limit is charged once the caller is known;

@@ -8,6 +8,7 @@ import (
 
 	orderv1 "github.com/acme/order-service/gen/order/v1"
 	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/protomap"
 )
 
@@ -17,14 +18,42 @@ import (
 type Service struct {
 	orderv1.UnimplementedOrderServiceServer
 
-	commands *application.Commands
-	queries  *application.Queries
+	commands Commands
+	queries  Queries
 }
 
 var _ orderv1.OrderServiceServer = (*Service)(nil)
 
+// Commands is the application's command side as the service calls it:
+// *application.Commands, or a decorator around it (tracing, metrics).
+type Commands interface {
+	CreateOrder(context.Context, application.CreateOrder) (order.Snapshot, error)
+	AddOrderItem(context.Context, application.AddOrderItem) (order.Snapshot, error)
+	RemoveOrderItem(context.Context, application.RemoveOrderItem) (order.Snapshot, error)
+	ChangeOrderItemQuantity(context.Context, application.ChangeOrderItemQuantity) (order.Snapshot, error)
+	ChangeShippingAddress(context.Context, application.ChangeShippingAddress) (order.Snapshot, error)
+	ConfirmOrder(context.Context, application.ConfirmOrder) (order.Snapshot, error)
+	PayOrder(context.Context, application.PayOrder) (order.Snapshot, error)
+	ShipOrder(context.Context, application.ShipOrder) (order.Snapshot, error)
+	DeliverOrder(context.Context, application.DeliverOrder) (order.Snapshot, error)
+	CancelOrder(context.Context, application.CancelOrder) (order.Snapshot, error)
+}
+
+// Queries is the application's query side as the service calls it:
+// *application.Queries, or a decorator around it.
+type Queries interface {
+	GetOrder(ctx context.Context, actor application.Actor, orderID string) (order.Snapshot, error)
+	ListOrders(context.Context, application.ListOrders) (application.OrderPage, error)
+	ListOrderEvents(context.Context, application.ListOrderEvents) (application.EventPage, error)
+}
+
+var (
+	_ Commands = (*application.Commands)(nil)
+	_ Queries  = (*application.Queries)(nil)
+)
+
 // NewService wires the service to the application.
-func NewService(commands *application.Commands, queries *application.Queries) *Service {
+func NewService(commands Commands, queries Queries) *Service {
 	return &Service{commands: commands, queries: queries}
 }
 
@@ -48,13 +77,9 @@ func meta(ctx context.Context, expectedVersion int64, requestID string) (applica
 	if correlation == "" {
 		correlation = RequestIDFrom(ctx)
 	}
-	traceParent := incomingValue(ctx, MetadataTraceParent)
-	if !validTraceParent(traceParent) {
-		traceParent = ""
-	}
 	return application.CommandMeta{
 		Actor: a, ExpectedVersion: int(expectedVersion), RequestID: requestID,
-		CorrelationID: correlation, TraceParent: traceParent,
+		CorrelationID: correlation, TraceParent: TraceParentFrom(ctx),
 	}, nil
 }
 

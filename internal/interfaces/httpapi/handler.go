@@ -32,6 +32,14 @@ type HandlerConfig struct {
 	OpenAPI []byte
 	// MaxBodyBytes is the largest request body; larger ones get 413.
 	MaxBodyBytes int64
+	// Info adds informational sections to /readyz's body (the outbox
+	// relay's state): they describe, they never make the service unready.
+	// Nil: none.
+	Info func() map[string]any
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	// Observer, when set, hears about every request (by route pattern).
+	Observer RequestObserver
 }
 
 func (c HandlerConfig) withDefaults() HandlerConfig {
@@ -54,14 +62,24 @@ func (c HandlerConfig) withDefaults() HandlerConfig {
 // gRPC server (see Dial); ctx bounds the gateway's registration only.
 func NewHandler(ctx context.Context, conn *grpc.ClientConn, cfg HandlerConfig) (http.Handler, error) {
 	cfg = cfg.withDefaults()
-	gw := runtime.NewServeMux(gatewayOptions()...)
+	opts := gatewayOptions()
+	if cfg.Observer != nil {
+		opts = append(opts, runtime.WithMiddlewares(recordGatewayRoute))
+	}
+	gw := runtime.NewServeMux(opts...)
 	if err := orderv1.RegisterOrderServiceHandler(ctx, gw, conn); err != nil {
 		return nil, fmt.Errorf("register order service gateway: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", checkBody(gw, cfg.MaxBodyBytes))
 	mux.HandleFunc("GET /healthz", liveness)
-	mux.Handle("GET /readyz", readiness(cfg.Ready, cfg.ReadyTimeout))
+	mux.Handle("GET /readyz", readiness(cfg.Ready, cfg.ReadyTimeout, cfg.Info))
 	mux.Handle("GET /openapi.json", document(cfg.OpenAPI))
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	if cfg.Observer != nil {
+		return observeRequests(mux, cfg.Observer), nil
+	}
 	return mux, nil
 }

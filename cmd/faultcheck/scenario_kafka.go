@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// scenarioKafkaOutage (c): the broker is stopped under load. Commands never
+// depend on Kafka, so not one may fail; the events wait in the log and the
+// relay drains the backlog once the broker is back.
+func scenarioKafkaOutage(ctx context.Context, e *env) scenarioResult {
+	const name = "c"
+	outage := e.pickDur(10*time.Second, 30*time.Second)
+	workers := e.pick(8, 16)
+	title := fmt.Sprintf("Kafka broker stopped for %s under load, %d workers", outage, workers)
+	res := scenarioResult{name: name, title: title, pass: true}
+
+	r, err := e.newRun(ctx, name, nil)
+	if err != nil {
+		return errorf(name, title, err)
+	}
+	defer r.finish(&res)
+	defer func() { _ = e.broker.Restart() }() // running again for later scenarios, whatever happens
+
+	l := r.newLoad(workers)
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { l.Run(ctx, loadCtx, "load") })
+
+	pause(ctx, e.pickDur(3*time.Second, 5*time.Second))
+	publishedAtStop := topicSize(ctx, r)
+	e.broker.Stop()
+	stopped := time.Now()
+	ackedBefore := l.acked.Load()
+	pause(ctx, outage)
+	ackedDuring := l.acked.Load() - ackedBefore
+	if err := e.broker.Restart(); err != nil {
+		stopLoad()
+		wg.Wait()
+		res.fail("%v", err)
+		return res
+	}
+	restarted := time.Now()
+	var backlog int64
+	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM order_events`).Scan(&backlog); err != nil {
+		res.fail("count events: %v", err)
+	}
+	res.note("broker down %s; %d requests acknowledged meanwhile", restarted.Sub(stopped).Round(time.Millisecond), ackedDuring)
+	// The backlog: every event committed by the restart. Drained once the
+	// topic holds as many records (the checker then proves it is exactly them).
+	drain, drained := waitTopicSize(ctx, r, backlog, 180*time.Second)
+	if !drained {
+		res.fail("the backlog of %d events did not drain within %s of the restart", backlog, 180*time.Second)
+	}
+	res.note("backlog at restart: %d events committed, %d published before the stop; drained %s after the restart",
+		backlog, publishedAtStop, drain.Round(time.Millisecond))
+	pause(ctx, e.pickDur(2*time.Second, 5*time.Second))
+	stopLoad()
+	wg.Wait()
+
+	c, err := r.check(ctx, nil)
+	if err != nil {
+		res.fail("check: %v", err)
+		return res
+	}
+	judge(&res, c)
+	failures := 0
+	for code, n := range c.Codes {
+		if code != "OK" {
+			failures += n
+		}
+	}
+	if failures > 0 {
+		res.fail("%d command attempts failed while only Kafka was down (%s)", failures, fmtCodes(c.Codes))
+	}
+	if ackedDuring == 0 {
+		res.fail("no command was acknowledged during the outage")
+	}
+	res.counts = fmt.Sprintf("%s command_failures=%d acked_during_outage=%d backlog=%d drained_after_restart=%s",
+		res.counts, failures, ackedDuring, backlog-publishedAtStop, drain.Round(time.Millisecond))
+	return res
+}
+
+// waitTopicSize polls until the topic holds at least n records.
+func waitTopicSize(ctx context.Context, r *scenarioRun, n int64, timeout time.Duration) (time.Duration, bool) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if topicSize(ctx, r) >= n {
+			return time.Since(start), true
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(start), false
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,6 @@
+package sqlite
+
+import "database/sql"
+
+// DBStats reports the connection pool's statistics, for metrics.
+func (s *Store) DBStats() sql.DBStats { return s.db.Stats() }
