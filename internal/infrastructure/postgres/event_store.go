@@ -78,13 +78,33 @@ WHERE aggregate_id = $1 ORDER BY version`
 // in two round trips: a pipelined batch that begins it and runs every
 // statement, then, once the results show no lost race, COMMIT followed by
 // the relay's wake-up call. Any failure before COMMIT rolls everything back.
+//
+// With group commit on (the default, see WithGroupCommit), concurrent
+// Appends may share that transaction, each in a savepoint of its own; a
+// commit that finds no company runs alone, exactly as described above.
 func (s *Store) Append(ctx context.Context, c application.Commit) error {
 	if err := checkCommit(c); err != nil {
 		return fmt.Errorf("append order %s: %w", c.OrderID, err)
 	}
-	b, err := appendBatch(c)
+	stmts, err := commitStatements(c)
 	if err != nil {
 		return fmt.Errorf("append order %s: %w", c.OrderID, err)
+	}
+	if s.group != nil {
+		return s.group.append(ctx, c, stmts)
+	}
+	return s.appendOne(ctx, c, stmts)
+}
+
+// appendOne writes one commit in a transaction of its own.
+func (s *Store) appendOne(ctx context.Context, c application.Commit, stmts []statement) error {
+	b := &pgx.Batch{}
+	b.Queue(beginSQL)
+	for _, st := range stmts {
+		q := b.Queue(st.sql, st.args...)
+		if st.check != nil {
+			q.Exec(st.check)
+		}
 	}
 	if err := s.runInTx(ctx, b); err != nil {
 		return appendError(c, err)
@@ -159,22 +179,29 @@ func checkCommit(c application.Commit) error {
 	return nil
 }
 
-// appendBatch queues every statement of a commit behind the BEGIN.
-func appendBatch(c application.Commit) (*pgx.Batch, error) {
-	b := &pgx.Batch{}
-	b.Queue(beginSQL)
+// statement is one statement of a commit, with the check its result must
+// pass (nil: none).
+type statement struct {
+	sql   string
+	args  []any
+	check func(pgconn.CommandTag) error
+}
+
+// commitStatements lists every statement of a commit, in order: the
+// idempotency record, the events, the projection.
+func commitStatements(c application.Commit) ([]statement, error) {
+	stmts := make([]statement, 0, len(c.Events)+4)
 	if r := c.Idempotency; r != nil {
-		b.Queue(insertRequestSQL, r.Scope, r.RequestID, r.Fingerprint[:], r.OrderID, r.Version, optTime(r.CreatedAt))
+		stmts = append(stmts, statement{sql: insertRequestSQL, args: []any{r.Scope, r.RequestID, r.Fingerprint[:], r.OrderID, r.Version, optTime(r.CreatedAt)}})
 	}
 	for _, e := range c.Events {
 		args, err := eventArgs(c.OrderID, e)
 		if err != nil {
 			return nil, err
 		}
-		b.Queue(insertEventSQL, args...)
+		stmts = append(stmts, statement{sql: insertEventSQL, args: args})
 	}
-	queueProjection(b, c)
-	return b, nil
+	return appendProjection(stmts, c), nil
 }
 
 func eventArgs(id order.ID, e application.RecordedEvent) ([]any, error) {
@@ -189,30 +216,34 @@ func eventArgs(id order.ID, e application.RecordedEvent) ([]any, error) {
 	}, nil
 }
 
-// queueProjection writes the orders row and, when the lines changed, the
-// order_items rows.
-func queueProjection(b *pgx.Batch, c application.Commit) {
+// appendProjection adds the statements that write the orders row and, when
+// the lines changed, the order_items rows.
+func appendProjection(stmts []statement, c application.Commit) []statement {
 	created := c.ExpectedVersion == 0
 	if created {
-		b.Queue(insertOrderSQL, orderArgs(c.State)...)
+		stmts = append(stmts, statement{sql: insertOrderSQL, args: orderArgs(c.State)})
 	} else {
 		args := append(orderArgs(c.State), c.ExpectedVersion)
-		b.Queue(updateOrderSQL, args...).Exec(func(tag pgconn.CommandTag) error {
-			if tag.RowsAffected() != 1 {
-				return errProjectionMoved
-			}
-			return nil
-		})
+		stmts = append(stmts, statement{sql: updateOrderSQL, args: args, check: projectionMoved})
 	}
 	if !created && !changesItems(c.Events) {
-		return
+		return stmts
 	}
 	if !created {
-		b.Queue(deleteItemsSQL, c.OrderID)
+		stmts = append(stmts, statement{sql: deleteItemsSQL, args: []any{c.OrderID}})
 	}
 	if len(c.State.Items) > 0 {
-		b.Queue(insertItemsSQL, itemArgs(c.OrderID, c.State.Items)...)
+		stmts = append(stmts, statement{sql: insertItemsSQL, args: itemArgs(c.OrderID, c.State.Items)})
 	}
+	return stmts
+}
+
+// projectionMoved checks the guarded UPDATE of the orders row.
+func projectionMoved(tag pgconn.CommandTag) error {
+	if tag.RowsAffected() != 1 {
+		return errProjectionMoved
+	}
+	return nil
 }
 
 func changesItems(events []application.RecordedEvent) bool {

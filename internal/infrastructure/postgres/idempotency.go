@@ -32,8 +32,18 @@ USING (
 ) expired
 WHERE k.scope = expired.scope AND k.request_id = expired.request_id`
 
-// FindRequest implements application.IdempotencyStore.
+// FindRequest implements application.IdempotencyStore. Concurrent calls may
+// share a round trip (see group_commit_reads.go); a lone call runs
+// findRequestOne.
 func (s *Store) FindRequest(ctx context.Context, scope, requestID string) (application.IdempotencyRecord, bool, error) {
+	if s.reads != nil {
+		return s.reads.findRequest(ctx, scope, requestID)
+	}
+	return s.findRequestOne(ctx, scope, requestID)
+}
+
+// findRequestOne looks one request up in a round trip of its own.
+func (s *Store) findRequestOne(ctx context.Context, scope, requestID string) (application.IdempotencyRecord, bool, error) {
 	rec := application.IdempotencyRecord{Scope: scope, RequestID: requestID}
 	var fingerprint []byte
 	err := s.pool.QueryRow(ctx, findRequestSQL, scope, requestID).Scan(&fingerprint, &rec.OrderID, &rec.Version, &rec.CreatedAt)

@@ -41,8 +41,17 @@ WHERE aggregate_id = $1 AND version > $2
 ORDER BY version
 LIMIT $3`
 
-// GetOrder implements application.ReadModel.
+// GetOrder implements application.ReadModel. Concurrent calls may share a
+// round trip (see group_commit_reads.go); a lone call runs getOrderOne.
 func (s *Store) GetOrder(ctx context.Context, id order.ID) (order.Snapshot, error) {
+	if s.reads != nil {
+		return s.reads.getOrder(ctx, id)
+	}
+	return s.getOrderOne(ctx, id)
+}
+
+// getOrderOne reads one order in a round trip of its own.
+func (s *Store) getOrderOne(ctx context.Context, id order.ID) (order.Snapshot, error) {
 	snaps, err := s.readOrders(ctx, getOrderSQL, getItemsSQL, id)
 	if err != nil {
 		return order.Snapshot{}, dbError(fmt.Sprintf("get order %s", id), err)
@@ -107,6 +116,22 @@ ORDER BY i.order_id, i.line_no`
 // the same arguments, in one snapshot, and assembles the snapshots in the
 // orders query's order.
 func (s *Store) readOrders(ctx context.Context, ordersSQL, itemsSQL string, args ...any) ([]order.Snapshot, error) {
+	rows, err := s.readOrderRows(ctx, ordersSQL, itemsSQL, args...)
+	if err != nil {
+		return nil, err
+	}
+	snaps := make([]order.Snapshot, len(rows))
+	for i, row := range rows {
+		var err error
+		if snaps[i], _, err = row.snapshot(); err != nil {
+			return nil, err
+		}
+	}
+	return snaps, nil
+}
+
+// readOrderRows is readOrders up to the rows, with their lines.
+func (s *Store) readOrderRows(ctx context.Context, ordersSQL, itemsSQL string, args ...any) ([]*orderRow, error) {
 	var rows []*orderRow
 	byID := map[order.ID]*orderRow{}
 	b := &pgx.Batch{}
@@ -135,14 +160,7 @@ func (s *Store) readOrders(ctx context.Context, ordersSQL, itemsSQL string, args
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
-	snaps := make([]order.Snapshot, len(rows))
-	for i, row := range rows {
-		var err error
-		if snaps[i], _, err = row.snapshot(); err != nil {
-			return nil, err
-		}
-	}
-	return snaps, nil
+	return rows, nil
 }
 
 // ListOrderEvents implements application.ReadModel.

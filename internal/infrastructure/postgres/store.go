@@ -18,12 +18,23 @@ const NotifyChannel = "order_events"
 // the idempotency records (idempotency_keys). One type serves all three
 // because Append writes them in one transaction. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	group *groupCommitter // nil: every Append commits alone
+	reads *groupReads     // nil: every read takes its own round trip
 }
 
 // NewStore returns a store on the pool. The pool stays the caller's to close.
-func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+// Concurrent Appends share transactions (defaultGroupCommit) and concurrent
+// reads share round trips (defaultGroupReads) unless options say otherwise.
+func NewStore(pool *pgxpool.Pool, opts ...Option) *Store {
+	o := storeOptions{commits: defaultGroupCommit, reads: defaultGroupReads}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Store{pool: pool}
+	s.group = newGroupCommitter(s, o.commits)
+	s.reads = newGroupReads(s, o.reads)
+	return s
 }
 
 // The store must keep satisfying every port it is wired as.
