@@ -103,10 +103,8 @@ func (m *messaging) runRelay(ctx context.Context, logger *slog.Logger) error {
 			return nil
 		}
 		logger.Warn("kafka: topic not ready; retrying", "topic", m.topic.name, "error", err)
-		select {
-		case <-ctx.Done():
+		if !outbox.Sleep(ctx, min(time.Duration(1<<min(attempt, 5))*time.Second, 30*time.Second)) {
 			return nil
-		case <-time.After(min(time.Duration(1<<min(attempt, 5))*time.Second, 30*time.Second)):
 		}
 	}
 	if err := m.relay.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {

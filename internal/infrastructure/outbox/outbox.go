@@ -84,6 +84,19 @@ type Publisher interface {
 	Publish(ctx context.Context, events []Event) error
 }
 
+// Sleep waits d or until ctx ends, and reports whether the full wait passed:
+// the pause between retries and polls of the relay and of its sources.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // RejectedError reports events a broker refused permanently.
 type RejectedError struct {
 	Rejected map[order.ID]string // event id → reason

@@ -366,15 +366,7 @@ func (r *Relay) backoff(ctx context.Context, attempt int) bool {
 	if ceiling <= 0 || ceiling > r.cfg.MaxBackoff {
 		ceiling = r.cfg.MaxBackoff
 	}
-	d := rand.N(ceiling) + 1
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return Sleep(ctx, rand.N(ceiling)+1)
 }
 
 // RelayState summarises a relay for readiness checks and dashboards.

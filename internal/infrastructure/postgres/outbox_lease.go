@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/acme/order-service/internal/infrastructure/outbox"
 )
 
 // Lease timings: another instance notices a free lease within about
@@ -56,7 +58,7 @@ func (s *OutboxSource) AcquireLease(ctx context.Context, relay string) (context.
 			held, release := s.holdLease(ctx, conn, relay, key)
 			return held, release, nil
 		}
-		if !outboxSleep(ctx, leasePollInterval) {
+		if !outbox.Sleep(ctx, leasePollInterval) {
 			return nil, nil, fmt.Errorf("acquire lease of relay %s: %w", relay, ctx.Err())
 		}
 	}

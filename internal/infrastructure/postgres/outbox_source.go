@@ -190,7 +190,7 @@ func (s *OutboxSource) listen(ctx context.Context, ch chan<- struct{}) {
 			return
 		}
 		s.logger.Warn("outbox listener disconnected; reconnecting", "channel", NotifyChannel, "retry_in", delay, "err", err)
-		if !outboxSleep(ctx, delay) {
+		if !outbox.Sleep(ctx, delay) {
 			return
 		}
 		delay = min(2*delay, listenRetryMax)
@@ -241,16 +241,4 @@ func closeDedicatedConn(conn *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_ = conn.Close(ctx) // closing a broken connection fails; nothing to do about it
-}
-
-// sleepCtx waits d or until ctx ends; it reports whether the full wait passed.
-func outboxSleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
