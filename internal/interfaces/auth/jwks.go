@@ -98,6 +98,8 @@ func NewJWKS(ctx context.Context, cfg JWKSConfig) (*JWKS, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// The refresh lives until Close; ctx being done during the first fetch
+	// cancels it too.
 	life, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer context.AfterFunc(ctx, stop)()
 	keys, err := newKeyfunc(life, cfg)
@@ -139,6 +141,7 @@ func (s *JWKS) Algorithms() []string { return []string{AlgRS256, AlgES256, AlgEd
 // Key implements KeySource. Without a kid, every key pinned to alg is a
 // candidate.
 func (s *JWKS) Key(ctx context.Context, kid, alg string) (any, error) {
+	// keyfunc reads only these two members of a token's header.
 	header := map[string]any{"alg": alg}
 	if kid != "" {
 		header[jwkset.HeaderKID] = kid
