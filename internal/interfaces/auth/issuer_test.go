@@ -110,6 +110,20 @@ func (p *idp) setBroken(broken bool) {
 	p.broken = broken
 }
 
+// memoryClient reaches the provider without a network, for tests in a
+// synctest bubble.
+func (p *idp) memoryClient() *http.Client {
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		rec := httptest.NewRecorder()
+		p.server.Config.Handler.ServeHTTP(rec, r)
+		return rec.Result(), nil
+	})}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 func (p *idp) url() string { return p.server.URL + "/.well-known/jwks.json" }
 
 // jwksDocument is the JWK Set of the keys' public halves.

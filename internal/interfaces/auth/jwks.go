@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
-	"sync"
+	"path/filepath"
 	"time"
 
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
 )
 
 // Defaults of JWKSConfig.
@@ -24,45 +27,63 @@ const (
 
 // JWKSConfig says where the keys are and how often to look again.
 type JWKSConfig struct {
-	// Fetch returns the JWK Set document; see JWKSFile and JWKSURL.
-	Fetch func(ctx context.Context) ([]byte, error)
-	// RefreshInterval is the age after which the keys are fetched again, in
-	// the background, while the old ones keep serving.
+	// Fetch is where the JWK Set document comes from: JWKSURL or JWKSFile.
+	Fetch JWKSSource
+	// RefreshInterval is how often the keys are fetched again, in the
+	// background, while the old ones keep serving.
 	RefreshInterval time.Duration
-	// MinRefreshInterval is the least time between two fetches. A token with
-	// an unknown kid triggers a fetch at most this often, so a stream of
-	// forged kids cannot make the service hammer the identity provider.
+	// MinRefreshInterval is the least time between two fetches caused by
+	// tokens with an unknown kid, so that a stream of forged kids cannot make
+	// the service hammer the identity provider.
 	MinRefreshInterval time.Duration
-	// FetchTimeout bounds one fetch.
+	// FetchTimeout bounds one fetch, and how long a token with an unknown
+	// kid may wait for its turn to fetch before it is refused.
 	FetchTimeout time.Duration
 	// Logger reports failed refreshes; nil means slog.Default().
 	Logger *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+}
+
+// JWKSSource is where a JWK Set is read from; see JWKSURL and JWKSFile.
+type JWKSSource struct {
+	url    string
+	client *http.Client
+}
+
+// JWKSURL fetches the key set from an identity provider's jwks_uri with
+// client (nil: a plain client).
+func JWKSURL(url string, client *http.Client) JWKSSource {
+	if client == nil {
+		client = &http.Client{}
+	}
+	return JWKSSource{url: url, client: limitedClient(client)}
+}
+
+// JWKSFile reads the key set from a file (mounted from a secret store, say).
+// It is read again on every refresh, so replacing the file rotates keys.
+func JWKSFile(path string) JWKSSource {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path)}
+	return JWKSSource{url: u.String(), client: limitedClient(&http.Client{Transport: fileTransport(path)})}
 }
 
 // JWKS is a KeySource backed by a JWK Set: RS256, ES256 (P-256) and EdDSA
-// (Ed25519) keys, each pinned to that one algorithm. The set is cached,
-// fetched again once it is older than RefreshInterval, and at once (rate
-// limited) when a token names a kid it does not know, which is how a key
-// rotated in by the identity provider is picked up. A failed fetch keeps the
-// keys already known.
+// (Ed25519) keys, each pinned to that one algorithm (see pinnedKeys).
+// jwkset caches the set, fetches it again every RefreshInterval, and at once
+// (rate limited) when a token names a kid it does not know, which is how a
+// key rotated in by the identity provider is picked up; keyfunc picks the
+// key for a token. A failed fetch keeps the keys already known.
 type JWKS struct {
-	cfg JWKSConfig
-
-	mu        sync.RWMutex
-	keys      []publicKey
-	fetchedAt time.Time // of the keys held
-	attempted time.Time // last fetch, successful or not
-
-	fetching   sync.Mutex // one fetch at a time
-	background sync.WaitGroup
+	keys keyfunc.Keyfunc
+	stop context.CancelFunc
 }
 
 // NewJWKS fetches the key set once and fails if that does not work, so that
-// a misconfigured service does not start.
+// a misconfigured service does not start. ctx bounds that first fetch; the
+// background refresh runs until Close.
 func NewJWKS(ctx context.Context, cfg JWKSConfig) (*JWKS, error) {
-	if cfg.Fetch == nil {
+	if cfg.Fetch.url == "" {
 		return nil, errors.New("auth: JWKS without a source")
 	}
 	if cfg.RefreshInterval <= 0 {
@@ -77,14 +98,41 @@ func NewJWKS(ctx context.Context, cfg JWKSConfig) (*JWKS, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	// The refresh lives until Close; ctx being done during the first fetch
+	// cancels it too.
+	life, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer context.AfterFunc(ctx, stop)()
+	keys, err := newKeyfunc(life, cfg)
+	if err != nil {
+		stop() // ends the refresh goroutine jwkset started before the first fetch
+		return nil, fmt.Errorf("auth: JWKS: %w", err)
 	}
-	s := &JWKS{cfg: cfg}
-	if err := s.refresh(ctx); err != nil {
+	return &JWKS{keys: keys, stop: stop}, nil
+}
+
+func newKeyfunc(life context.Context, cfg JWKSConfig) (keyfunc.Keyfunc, error) {
+	remote, err := jwkset.NewStorageFromHTTP(cfg.Fetch.url, jwkset.HTTPClientStorageOptions{
+		Client:          cfg.Fetch.client,
+		Ctx:             life,
+		HTTPTimeout:     cfg.FetchTimeout,
+		RefreshInterval: cfg.RefreshInterval,
+		Storage:         pinnedKeys{jwkset.NewMemoryStorage()},
+		RefreshErrorHandler: func(ctx context.Context, err error) {
+			cfg.Logger.WarnContext(ctx, "JWKS refresh failed; keeping the keys already known", "url", cfg.Fetch.url, "error", err)
+		},
+	})
+	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	cache, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
+		HTTPURLs:          map[string]jwkset.Storage{cfg.Fetch.url: remote},
+		RateLimitWaitMax:  cfg.FetchTimeout,
+		RefreshUnknownKID: rate.NewLimiter(rate.Every(cfg.MinRefreshInterval), 1),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return keyfunc.New(keyfunc.Options{Ctx: life, Storage: unknownKID{cache}})
 }
 
 // Algorithms implements KeySource.
@@ -93,176 +141,70 @@ func (s *JWKS) Algorithms() []string { return []string{AlgRS256, AlgES256, AlgEd
 // Key implements KeySource. Without a kid, every key pinned to alg is a
 // candidate.
 func (s *JWKS) Key(ctx context.Context, kid, alg string) (any, error) {
-	if s.stale() {
-		s.refreshInBackground()
+	// keyfunc reads only these two members of a token's header.
+	header := map[string]any{"alg": alg}
+	if kid != "" {
+		header[jwkset.HeaderKID] = kid
 	}
-	key, known, err := s.lookup(kid, alg)
-	if known || kid == "" {
-		return key, err
+	key, err := s.keys.KeyfuncCtx(ctx)(&jwt.Token{Header: header})
+	if set, ok := key.(jwt.VerificationKeySet); ok && err == nil && len(set.Keys) == 0 {
+		return nil, fmt.Errorf("no key verifies %s tokens", alg)
 	}
-	s.refreshForUnknownKid(ctx, kid)
-	if key, known, err = s.lookup(kid, alg); known {
-		return key, err
-	}
-	return nil, fmt.Errorf("%w %q", ErrUnknownKey, kid)
+	return key, err
 }
 
-// lookup finds the key for a token; known reports whether kid exists at all.
-func (s *JWKS) lookup(kid, alg string) (key any, known bool, err error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var candidates []jwt.VerificationKey
-	for _, k := range s.keys {
-		if kid != "" && k.kid != kid {
-			continue
-		}
-		known = true
-		if k.alg == alg {
-			candidates = append(candidates, k.key)
-		}
-	}
-	switch {
-	case len(candidates) == 0 && known:
-		return nil, true, fmt.Errorf("key %q does not verify %s tokens", kid, alg)
-	case len(candidates) == 0:
-		return nil, false, fmt.Errorf("no key verifies %s tokens", alg)
-	case len(candidates) == 1:
-		return candidates[0], true, nil
-	}
-	return jwt.VerificationKeySet{Keys: candidates}, true, nil
-}
-
-func (s *JWKS) stale() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.cfg.Now().Sub(s.fetchedAt) >= s.cfg.RefreshInterval
-}
-
-// mayFetch reports whether the last attempt is long enough ago.
-func (s *JWKS) mayFetch() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.cfg.Now().Sub(s.attempted) >= s.cfg.MinRefreshInterval
-}
-
-// refreshInBackground fetches without making the caller wait, unless a
-// fetch is already running or ran too recently.
-func (s *JWKS) refreshInBackground() {
-	if !s.fetching.TryLock() {
-		return
-	}
-	if !s.mayFetch() {
-		s.fetching.Unlock()
-		return
-	}
-	s.background.Go(func() {
-		defer s.fetching.Unlock()
-		if err := s.fetchAndStore(context.Background()); err != nil {
-			s.cfg.Logger.Warn("JWKS refresh failed; keeping the keys already known", "error", err)
-		}
-	})
-}
-
-// refreshForUnknownKid fetches now, unless another caller's fetch (which
-// this one waits for) or a recent one already had the chance to find kid.
-func (s *JWKS) refreshForUnknownKid(ctx context.Context, kid string) {
-	s.fetching.Lock()
-	defer s.fetching.Unlock()
-	if !s.mayFetch() {
-		return
-	}
-	// Not cut short by this caller's cancellation: others may be waiting
-	// for the same fetch.
-	if err := s.fetchAndStore(context.WithoutCancel(ctx)); err != nil {
-		s.cfg.Logger.Warn("JWKS refresh for an unknown kid failed", "kid", truncate(kid, 64), "error", err)
-	}
-}
-
-// refresh is the first fetch.
-func (s *JWKS) refresh(ctx context.Context) error {
-	s.fetching.Lock()
-	defer s.fetching.Unlock()
-	return s.fetchAndStore(ctx)
-}
-
-// fetchAndStore runs with s.fetching held.
-func (s *JWKS) fetchAndStore(ctx context.Context) error {
-	s.mu.Lock()
-	s.attempted = s.cfg.Now()
-	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
-	defer cancel()
-	data, err := s.cfg.Fetch(ctx)
-	if err != nil {
-		return fmt.Errorf("fetch JWKS: %w", err)
-	}
-	keys, err := parseJWKS(data)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.keys, s.fetchedAt = keys, s.cfg.Now()
-	s.mu.Unlock()
-	return nil
-}
-
-// Close waits for a background refresh to finish.
+// Close stops the background refresh.
 func (s *JWKS) Close() error {
-	s.background.Wait()
+	s.stop()
 	return nil
 }
 
-// JWKSFile reads the key set from a file (mounted from a secret store, say).
-// It is read again on every refresh, so replacing the file rotates keys.
-func JWKSFile(path string) func(context.Context) ([]byte, error) {
-	return func(context.Context) ([]byte, error) {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return readLimited(f)
+// unknownKID reports a lookup by kid that failed (not found even after the
+// refresh it triggers, or refused by the refresh rate limit) as
+// ErrUnknownKey.
+type unknownKID struct{ jwkset.Storage }
+
+func (s unknownKID) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
+	key, err := s.Storage.KeyRead(ctx, kid)
+	if err != nil {
+		return key, fmt.Errorf("%w: %w", ErrUnknownKey, err)
 	}
+	return key, nil
 }
 
-// JWKSURL fetches the key set from an identity provider's jwks_uri with
-// client (nil: a plain client; the fetch timeout comes from the context).
-func JWKSURL(url string, client *http.Client) func(context.Context) ([]byte, error) {
-	if client == nil {
-		client = &http.Client{}
+// limitedClient is client with the JWKS response bounded to maxJWKSBytes:
+// jwkset decodes whatever body it is given.
+func limitedClient(client *http.Client) *http.Client {
+	c := *client
+	if c.Transport == nil {
+		c.Transport = http.DefaultTransport
 	}
-	return func(ctx context.Context) ([]byte, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Accept", "application/jwk-set+json, application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
-		}
-		return readLimited(resp.Body)
-	}
+	c.Transport = limitedTransport{next: c.Transport}
+	return &c
 }
 
-func readLimited(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxJWKSBytes+1))
+type limitedTransport struct{ next http.RoundTripper }
+
+func (t limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxJWKSBytes {
-		return nil, fmt.Errorf("JWKS larger than %d bytes", maxJWKSBytes)
-	}
-	return data, nil
+	resp.Body = http.MaxBytesReader(nil, resp.Body, maxJWKSBytes)
+	return resp, nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// fileTransport answers every request with the file's content, so that a
+// key set on disk is read, checked and refreshed exactly as one from a URL.
+type fileTransport string
+
+func (path fileTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	f, err := os.Open(string(path))
+	if err != nil {
+		return nil, err
 	}
-	return s[:n]
+	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{},
+		Body: f, ContentLength: -1, Request: req}, nil
 }

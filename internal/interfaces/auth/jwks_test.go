@@ -2,46 +2,34 @@ package auth_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/interfaces/auth"
 )
 
-// fakeClock is a settable clock for refresh timing.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newJWKS(t *testing.T, p *idp, clock *fakeClock) *auth.JWKS {
+// newJWKS serves p's key set to the service through client; nil means over
+// HTTP. Tests in a synctest bubble pass p.memoryClient(): the bubble's fake
+// clock only moves while no goroutine waits on the network.
+func newJWKS(t *testing.T, p *idp, client *http.Client) *auth.JWKS {
 	t.Helper()
-	cfg := auth.JWKSConfig{Fetch: auth.JWKSURL(p.url(), p.server.Client()), RefreshInterval: time.Hour, MinRefreshInterval: time.Minute,
-		Logger: slog.New(slog.DiscardHandler)}
-	if clock != nil {
-		cfg.Now = clock.Now
+	if client == nil {
+		client = p.server.Client()
 	}
+	cfg := auth.JWKSConfig{Fetch: auth.JWKSURL(p.url(), client), RefreshInterval: time.Hour, MinRefreshInterval: time.Minute,
+		Logger: slog.New(slog.DiscardHandler)}
 	keys, err := auth.NewJWKS(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("JWKS: %v", err)
@@ -50,9 +38,9 @@ func newJWKS(t *testing.T, p *idp, clock *fakeClock) *auth.JWKS {
 	return keys
 }
 
-func jwksAuthenticator(t *testing.T, p *idp, clock *fakeClock) *auth.Authenticator {
+func jwksAuthenticator(t *testing.T, p *idp, client *http.Client) *auth.Authenticator {
 	t.Helper()
-	a, err := auth.New(auth.Config{Keys: newJWKS(t, p, clock), Issuer: testIssuer, Audience: testAudience, ClockSkew: auth.DefaultClockSkew})
+	a, err := auth.New(auth.Config{Keys: newJWKS(t, p, client), Issuer: testIssuer, Audience: testAudience, ClockSkew: auth.DefaultClockSkew})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,92 +72,98 @@ func TestTokenWithoutKidTriesKeysOfItsAlgorithm(t *testing.T) {
 
 // TestRotation rotates the provider's key set: a token under the new kid
 // makes the service fetch again at once; unknown kids after that are refused
-// without hammering the provider, until MinRefreshInterval has passed.
+// without hammering the provider, until MinRefreshInterval has passed. It
+// runs in a synctest bubble, where time.Sleep only moves the fake clock.
 func TestRotation(t *testing.T) {
 	p := newIDP(t, key("rsa"))
-	clock := newFakeClock()
-	a := jwksAuthenticator(t, p, clock)
-	fetches := func(want int64) {
-		t.Helper()
-		if got := p.fetches.Load(); got != want {
-			t.Fatalf("JWKS fetched %d times, want %d", got, want)
+	synctest.Test(t, func(t *testing.T) {
+		a := jwksAuthenticator(t, p, p.memoryClient())
+		fetches := func(want int64) {
+			t.Helper()
+			if got := p.fetches.Load(); got != want {
+				t.Fatalf("JWKS fetched %d times, want %d", got, want)
+			}
 		}
-	}
-	fetches(1)
-	if _, err := a.Authenticate(incoming(sign(key("rsa"), claims("alice")))); err != nil {
-		t.Fatal(err)
-	}
-	fetches(1) // cached
-
-	clock.Advance(time.Minute) // at most one fetch per MinRefreshInterval, the first one included
-	p.publish(key("rotated"))
-	if _, err := a.Authenticate(incoming(sign(key("rotated"), claims("alice")))); err != nil {
-		t.Fatalf("token under the rotated-in kid: %v", err)
-	}
-	fetches(2)
-	if _, err := a.Authenticate(incoming(sign(key("rsa"), claims("alice")))); err == nil {
-		t.Fatal("a token under the rotated-out kid still verifies")
-	}
-	for range 10 {
-		_, err := a.Authenticate(incoming(signAs(key("rsa"), "made-up", claims("alice"))))
-		if !errors.Is(err, auth.ErrUnknownKey) {
-			t.Fatalf("unknown kid = %v, want ErrUnknownKey", err)
+		fetches(1)
+		if _, err := a.Authenticate(incoming(sign(key("rsa"), claims("alice")))); err != nil {
+			t.Fatal(err)
 		}
-	}
-	fetches(2) // rate limited: no fetch per forged kid
+		fetches(1) // cached
 
-	clock.Advance(time.Minute)
-	p.publish(key("rotated"), key("rsa")) // rolled back
-	if _, err := a.Authenticate(incoming(sign(key("rsa"), claims("alice")))); err != nil {
-		t.Fatalf("after MinRefreshInterval the unknown kid is looked up again: %v", err)
-	}
-	fetches(3)
+		time.Sleep(time.Minute)
+		p.publish(key("rotated"))
+		if _, err := a.Authenticate(incoming(sign(key("rotated"), claims("alice")))); err != nil {
+			t.Fatalf("token under the rotated-in kid: %v", err)
+		}
+		fetches(2)
+		if _, err := a.Authenticate(incoming(sign(key("rsa"), claims("alice")))); err == nil {
+			t.Fatal("a token under the rotated-out kid still verifies")
+		}
+		for range 10 {
+			_, err := a.Authenticate(incoming(signAs(key("rsa"), "made-up", claims("alice"))))
+			if !errors.Is(err, auth.ErrUnknownKey) {
+				t.Fatalf("unknown kid = %v, want ErrUnknownKey", err)
+			}
+		}
+		fetches(2) // rate limited: no fetch per forged kid
+
+		time.Sleep(time.Minute)
+		p.publish(key("rotated"), key("rsa")) // rolled back
+		if _, err := a.Authenticate(incoming(sign(key("rsa"), claims("alice")))); err != nil {
+			t.Fatalf("after MinRefreshInterval the unknown kid is looked up again: %v", err)
+		}
+		fetches(3)
+	})
 }
 
-// TestPeriodicRefresh: after RefreshInterval a lookup refreshes in the
-// background; when the provider is down, the known keys keep working.
+// TestPeriodicRefresh: every RefreshInterval the keys are fetched again in
+// the background; when the provider is down, the known keys keep working.
+// In the synctest bubble time.Sleep moves the fake clock, and
+// synctest.Wait returns once the background refresh is done.
 func TestPeriodicRefresh(t *testing.T) {
 	p := newIDP(t, key("rsa"))
-	clock := newFakeClock()
-	keys := newJWKS(t, p, clock)
-	a, err := auth.New(auth.Config{Keys: keys, Issuer: testIssuer, Audience: testAudience})
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := sign(key("rsa"), claims("alice"))
+	synctest.Test(t, func(t *testing.T) {
+		keys := newJWKS(t, p, p.memoryClient())
+		a, err := auth.New(auth.Config{Keys: keys, Issuer: testIssuer, Audience: testAudience})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := func() string { return sign(key("rsa"), claims("alice")) } // issued at the fake clock's now
 
-	p.setBroken(true)
-	clock.Advance(time.Hour)
-	if _, err := a.Authenticate(incoming(token)); err != nil {
-		t.Fatalf("stale keys refused while refreshing: %v", err)
-	}
-	_ = keys.Close() // waits for the background refresh
-	if p.fetches.Load() != 2 {
-		t.Fatalf("fetches = %d, want the background refresh", p.fetches.Load())
-	}
-	if _, err := a.Authenticate(incoming(token)); err != nil {
-		t.Fatalf("a failed refresh dropped the known keys: %v", err)
-	}
-	_ = keys.Close()
-	if p.fetches.Load() != 2 {
-		t.Fatalf("a failed refresh is retried at once: %d fetches", p.fetches.Load())
-	}
+		p.setBroken(true)
+		time.Sleep(time.Hour)
+		if _, err := a.Authenticate(incoming(token())); err != nil {
+			t.Fatalf("stale keys refused while refreshing: %v", err)
+		}
+		synctest.Wait()
+		if p.fetches.Load() != 2 {
+			t.Fatalf("fetches = %d, want the background refresh", p.fetches.Load())
+		}
+		if _, err := a.Authenticate(incoming(token())); err != nil {
+			t.Fatalf("a failed refresh dropped the known keys: %v", err)
+		}
+		synctest.Wait()
+		if p.fetches.Load() != 2 {
+			t.Fatalf("a failed refresh is retried at once: %d fetches", p.fetches.Load())
+		}
 
-	p.setBroken(false)
-	// The rsa key stays published: the background refresh this lookup starts
-	// may finish before the lookup reads the key set.
-	p.publish(key("rsa"), key("ec"))
-	clock.Advance(time.Minute)
-	if _, err := a.Authenticate(incoming(token)); err != nil {
-		t.Fatal(err)
-	}
-	_ = keys.Close()
-	if _, err := a.Authenticate(incoming(sign(key("ec"), claims("alice")))); err != nil {
-		t.Fatalf("key published before the periodic refresh: %v", err)
-	}
-	if p.fetches.Load() != 3 {
-		t.Fatalf("fetches = %d, want 3", p.fetches.Load())
-	}
+		p.setBroken(false)
+		p.publish(key("rsa"), key("ec"))
+		time.Sleep(time.Hour)
+		if _, err := a.Authenticate(incoming(token())); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if p.fetches.Load() != 3 {
+			t.Fatalf("fetches = %d, want 3", p.fetches.Load())
+		}
+		if _, err := a.Authenticate(incoming(sign(key("ec"), claims("alice")))); err != nil {
+			t.Fatalf("key published before the periodic refresh: %v", err)
+		}
+		if p.fetches.Load() != 3 {
+			t.Fatalf("the published key was found by an unknown-kid fetch, not the periodic one: %d fetches", p.fetches.Load())
+		}
+	})
 }
 
 func TestJWKSFileAndStartupFailures(t *testing.T) {
@@ -182,6 +176,7 @@ func TestJWKSFileAndStartupFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = keys.Close() })
 	if _, err := keys.Key(context.Background(), "ed-1", auth.AlgEdDSA); err != nil {
 		t.Fatalf("key from file: %v", err)
 	}
@@ -191,15 +186,16 @@ func TestJWKSFileAndStartupFailures(t *testing.T) {
 
 	down := newIDP(t, key("rsa"))
 	down.setBroken(true)
-	for name, fetch := range map[string]func(context.Context) ([]byte, error){
+	for name, fetch := range map[string]auth.JWKSSource{
 		"missing file":     auth.JWKSFile(filepath.Join(dir, "missing.json")),
 		"provider down":    auth.JWKSURL(down.url(), nil),
-		"not JSON":         static("<html>"),
-		"empty set":        static(`{"keys":[]}`),
-		"only unsupported": static(`{"keys":[{"kty":"EC","crv":"P-384","x":"AA","y":"AA"},{"kty":"oct","k":"c2VjcmV0"}]}`),
-		"small RSA key":    static(`{"keys":[{"kty":"RSA","kid":"k","n":"` + strings.Repeat("A", 170) + `","e":"AQAB"}]}`),
-		"point off curve":  static(`{"keys":[{"kty":"EC","crv":"P-256","kid":"k","x":"` + strings.Repeat("A", 43) + `","y":"` + strings.Repeat("B", 43) + `"}]}`),
-		"short Ed25519":    static(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k","x":"AAAA"}]}`),
+		"not JSON":         static(t, "<html>"),
+		"empty set":        static(t, `{"keys":[]}`),
+		"only unsupported": static(t, `{"keys":[`+p384JWK("p384")+`,{"kty":"oct","k":"c2VjcmV0"}]}`),
+		"over 1 MiB":       static(t, `{"keys":[`+strings.Repeat(" ", 1<<20)+strings.TrimPrefix(string(jwksDocument(key("ec"))), `{"keys":[`)),
+		"small RSA key":    static(t, `{"keys":[{"kty":"RSA","kid":"k","n":"`+strings.Repeat("A", 170)+`","e":"AQAB"}]}`),
+		"point off curve":  static(t, `{"keys":[{"kty":"EC","crv":"P-256","kid":"k","x":"`+strings.Repeat("A", 43)+`","y":"`+strings.Repeat("B", 43)+`"}]}`),
+		"short Ed25519":    static(t, `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k","x":"AAAA"}]}`),
 	} {
 		if _, err := auth.NewJWKS(t.Context(), auth.JWKSConfig{Fetch: fetch}); err == nil {
 			t.Errorf("%s: JWKS accepted", name)
@@ -211,12 +207,13 @@ func TestUnusableKeysAreSkipped(t *testing.T) {
 	doc := `{"keys":[
 		{"kty":"RSA","kid":"enc","use":"enc","n":"AQAB","e":"AQAB"},
 		{"kty":"RSA","kid":"ps","alg":"PS256","n":"AQAB","e":"AQAB"},
-		{"kty":"EC","kid":"p384","crv":"P-384","x":"AA","y":"AA"},
+		` + p384JWK("p384") + `,
 		` + strings.TrimSuffix(strings.TrimPrefix(string(jwksDocument(key("ec"))), `{"keys":[`), `]}`) + `]}`
-	keys, err := auth.NewJWKS(t.Context(), auth.JWKSConfig{Fetch: static(doc)})
+	keys, err := auth.NewJWKS(t.Context(), auth.JWKSConfig{Fetch: static(t, doc)})
 	if err != nil {
 		t.Fatalf("a set with one usable key among unusable ones: %v", err)
 	}
+	t.Cleanup(func() { _ = keys.Close() })
 	if _, err := keys.Key(context.Background(), "ec-1", auth.AlgES256); err != nil {
 		t.Fatal(err)
 	}
@@ -227,6 +224,20 @@ func TestUnusableKeysAreSkipped(t *testing.T) {
 	}
 }
 
-func static(doc string) func(context.Context) ([]byte, error) {
-	return func(context.Context) ([]byte, error) { return []byte(doc), nil }
+// static is a key set file holding doc.
+func static(t *testing.T, doc string) auth.JWKSSource {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return auth.JWKSFile(path)
+}
+
+// p384JWK is a valid P-384 public key, a curve this service does not verify
+// with.
+func p384JWK(kid string) string {
+	point := must(must(ecdsa.GenerateKey(elliptic.P384(), rand.Reader)).PublicKey.Bytes())
+	b64 := base64.RawURLEncoding.EncodeToString
+	return `{"kty":"EC","kid":"` + kid + `","crv":"P-384","x":"` + b64(point[1:49]) + `","y":"` + b64(point[49:]) + `"}`
 }
