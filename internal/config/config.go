@@ -145,51 +145,77 @@ func (c Config) Embedded() bool { return c.DatabaseURL == "" }
 // EmbeddedKafka reports whether the service runs its own Kafka-protocol broker.
 func (c Config) EmbeddedKafka() bool { return len(c.KafkaBrokers) == 0 }
 
-// Load reads the configuration through getenv (os.Getenv in production).
+// Load reads the configuration of the service through getenv (os.Getenv in
+// production).
 func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
-	c := Config{
-		ServiceName:          r.name("SERVICE_NAME", "order-service"),
-		CellID:               r.name("CELL_ID", "local"),
-		DatabaseURL:          r.databaseURL("DATABASE_URL"),
-		DBMaxConns:           int32(r.intIn("DB_MAX_CONNS", 16, 1, 1000)),
-		DataDir:              r.str("DATA_DIR", "./data"),
-		KafkaBrokers:         r.brokers("KAFKA_BROKERS"),
-		EmbeddedKafkaAddr:    r.addr("EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092"),
-		KafkaTopic:           r.name("KAFKA_TOPIC", "order-events"),
-		TopicPartitions:      int32(r.intIn("KAFKA_TOPIC_PARTITIONS", 6, 1, 10_000)),
-		TopicReplication:     int16(r.intIn("KAFKA_TOPIC_REPLICATION_FACTOR", -1, -1, 100)),
-		CreateTopic:          r.boolean("KAFKA_CREATE_TOPIC", true),
-		GRPCAddr:             r.addr("GRPC_ADDR", ":9000"),
-		HTTPAddr:             r.addr("HTTP_ADDR", ":8080"),
-		AdminAddr:            r.optionalAddr("ADMIN_ADDR"),
-		LogLevel:             r.level("LOG_LEVEL", slog.LevelInfo),
-		DefaultCurrency:      r.currency("DEFAULT_CURRENCY", "USD"),
-		CommandMaxAttempts:   r.intIn("COMMAND_MAX_ATTEMPTS", 5, 1, 100),
-		RequestTimeout:       r.duration("REQUEST_TIMEOUT", 10*time.Second),
-		MaxRequestTimeout:    r.duration("MAX_REQUEST_TIMEOUT", 30*time.Second),
-		MaxMessageBytes:      r.intIn("MAX_MESSAGE_BYTES", 1<<20, 4<<10, 64<<20),
-		MaxConcurrentStreams: uint32(r.intIn("MAX_CONCURRENT_STREAMS", 256, 1, 100_000)),
-		IdempotencyRetention: r.duration("IDEMPOTENCY_RETENTION", 24*time.Hour),
-		ShutdownTimeout:      r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
-		RelayBatchSize:       r.intIn("RELAY_BATCH_SIZE", 500, 1, 10_000),
-		RelayPollInterval:    r.duration("RELAY_POLL_INTERVAL", time.Second),
+	var c Config
+	r.base(&c)
+	r.serve(&c)
+	return c, errors.Join(r.errs...)
+}
+
+// LoadMigrate reads what `server migrate` uses: the service's name, the
+// logging and the database, which it requires. Nothing else is read, so
+// settings migration does not need (authentication, listeners) cannot stop
+// it.
+func LoadMigrate(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	var c Config
+	r.base(&c)
+	if c.Embedded() {
+		r.fail("DATABASE_URL", "is required to migrate (the embedded database migrates itself at start-up)")
 	}
+	return c, errors.Join(r.errs...)
+}
+
+// base reads what every command of the server uses: who it is, how it logs
+// and where its data lives.
+func (r *reader) base(c *Config) {
+	c.ServiceName = r.name("SERVICE_NAME", "order-service")
+	c.CellID = r.name("CELL_ID", "local")
+	c.DatabaseURL = r.databaseURL("DATABASE_URL")
+	c.DBMaxConns = int32(r.intIn("DB_MAX_CONNS", 16, 1, 1000))
+	c.DataDir = r.str("DATA_DIR", "./data")
+	c.LogLevel = r.level("LOG_LEVEL", slog.LevelInfo)
 	// Local runs read text logs; production log pipelines want JSON.
 	defaultFormat := "json"
 	if c.Embedded() {
 		defaultFormat = "text"
 	}
 	c.LogFormat = r.oneOf("LOG_FORMAT", defaultFormat, "json", "text")
+}
+
+// serve reads what serving needs besides base: messaging, listeners,
+// limits, security and tracing.
+func (r *reader) serve(c *Config) {
+	c.KafkaBrokers = r.brokers("KAFKA_BROKERS")
+	c.EmbeddedKafkaAddr = r.addr("EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092")
+	c.KafkaTopic = r.name("KAFKA_TOPIC", "order-events")
+	c.TopicPartitions = int32(r.intIn("KAFKA_TOPIC_PARTITIONS", 6, 1, 10_000))
+	c.TopicReplication = int16(r.intIn("KAFKA_TOPIC_REPLICATION_FACTOR", -1, -1, 100))
+	c.CreateTopic = r.boolean("KAFKA_CREATE_TOPIC", true)
+	c.GRPCAddr = r.addr("GRPC_ADDR", ":9000")
+	c.HTTPAddr = r.addr("HTTP_ADDR", ":8080")
+	c.AdminAddr = r.optionalAddr("ADMIN_ADDR")
+	c.DefaultCurrency = r.currency("DEFAULT_CURRENCY", "USD")
+	c.CommandMaxAttempts = r.intIn("COMMAND_MAX_ATTEMPTS", 5, 1, 100)
+	c.RequestTimeout = r.duration("REQUEST_TIMEOUT", 10*time.Second)
+	c.MaxRequestTimeout = r.duration("MAX_REQUEST_TIMEOUT", 30*time.Second)
+	c.MaxMessageBytes = r.intIn("MAX_MESSAGE_BYTES", 1<<20, 4<<10, 64<<20)
+	c.MaxConcurrentStreams = uint32(r.intIn("MAX_CONCURRENT_STREAMS", 256, 1, 100_000))
+	c.IdempotencyRetention = r.duration("IDEMPOTENCY_RETENTION", 24*time.Hour)
+	c.ShutdownTimeout = r.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
+	c.RelayBatchSize = r.intIn("RELAY_BATCH_SIZE", 500, 1, 10_000)
+	c.RelayPollInterval = r.duration("RELAY_POLL_INTERVAL", time.Second)
 	if c.MaxRequestTimeout < c.RequestTimeout {
 		r.fail("MAX_REQUEST_TIMEOUT", "must not be shorter than REQUEST_TIMEOUT (%s)", c.RequestTimeout)
 	}
-	r.auth(&c)
-	r.tls(&c)
+	r.auth(c)
+	r.tls(c)
 	c.RateLimitRPS = r.floatIn("RATE_LIMIT_RPS", 50, 0, 1_000_000)
 	c.RateLimitBurst = r.intIn("RATE_LIMIT_BURST", 100, 1, 1_000_000)
-	r.tracing(&c)
-	return c, errors.Join(r.errs...)
+	r.tracing(c)
 }
 
 // tracing reads the standard OpenTelemetry variables the service acts on.

@@ -223,3 +223,29 @@ func TestSecretIsNeverPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateReadsOnlyWhatItUses: migrate needs the database, not the
+// authentication that serving requires with it, and reports its own bad
+// settings by name.
+func TestMigrateReadsOnlyWhatItUses(t *testing.T) {
+	c, err := LoadMigrate(env(seed(map[string]string{"GRPC_ADDR": "nonsense", "AUTH_MODE": "sometimes"})))
+	if err != nil {
+		t.Fatalf("migrate with the seed environment and no keys = %v", err)
+	}
+	if c.DatabaseURL == "" || c.ServiceName != "order-service" || c.LogFormat != "json" {
+		t.Errorf("migrate read %+v", c)
+	}
+	for _, tc := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{}, "DATABASE_URL"},
+		{map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
+		{seed(map[string]string{"DB_MAX_CONNS": "0"}), "DB_MAX_CONNS"},
+		{seed(map[string]string{"LOG_LEVEL": "loud"}), "LOG_LEVEL"},
+	} {
+		if _, err := LoadMigrate(env(tc.vars)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("LoadMigrate(%v) = %v, want an error naming %s", tc.vars, err, tc.want)
+		}
+	}
+}
