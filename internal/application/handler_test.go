@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +117,31 @@ func TestNewServiceValidatesItsConfig(t *testing.T) {
 	_, err := application.NewService(application.Ports{}, application.CommandsConfig{MaxAttempts: -1})
 	if err == nil {
 		t.Fatal("NewService accepted MaxAttempts -1")
+	}
+}
+
+func TestCommandsConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  application.CommandsConfig
+		want string // "" = valid; else a part of the error
+	}{
+		{"zero takes the defaults", application.CommandsConfig{}, ""},
+		{"defaults", application.DefaultCommandsConfig(), ""},
+		{"no retry", application.CommandsConfig{MaxAttempts: 1, DefaultCurrency: "EUR"}, ""},
+		{"negative attempts", application.CommandsConfig{MaxAttempts: -1}, "max attempts"},
+		{"endless attempts", application.CommandsConfig{MaxAttempts: 1_000_000}, "max attempts"},
+		{"not a currency", application.CommandsConfig{DefaultCurrency: "usd"}, "currency"},
+		{"unsupported currency", application.CommandsConfig{DefaultCurrency: "XXX"}, "currency"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate() = %v, want an error about %s", err, tc.want)
+			}
+		})
 	}
 }

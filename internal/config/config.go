@@ -8,11 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/domain/order"
+	"github.com/acme/order-service/internal/infrastructure/outbox"
+	"github.com/acme/order-service/internal/interfaces/grpcapi"
 )
 
 // Config is every setting of the service. The README's configuration table
@@ -198,24 +204,75 @@ func (r *reader) serve(c *Config) {
 	c.GRPCAddr = r.addr("GRPC_ADDR", ":9000")
 	c.HTTPAddr = r.addr("HTTP_ADDR", ":8080")
 	c.AdminAddr = r.optionalAddr("ADMIN_ADDR")
-	c.DefaultCurrency = r.currency("DEFAULT_CURRENCY", "USD")
-	c.CommandMaxAttempts = r.intIn("COMMAND_MAX_ATTEMPTS", 5, 1, 100)
-	c.RequestTimeout = r.duration("REQUEST_TIMEOUT", 10*time.Second)
-	c.MaxRequestTimeout = r.duration("MAX_REQUEST_TIMEOUT", 30*time.Second)
-	c.MaxMessageBytes = r.intIn("MAX_MESSAGE_BYTES", 1<<20, 4<<10, 64<<20)
-	c.MaxConcurrentStreams = uint32(r.intIn("MAX_CONCURRENT_STREAMS", 256, 1, 100_000))
+	r.commands(c)
+	r.grpc(c)
 	c.IdempotencyRetention = r.duration("IDEMPOTENCY_RETENTION", 24*time.Hour)
 	c.ShutdownTimeout = r.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
-	c.RelayBatchSize = r.intIn("RELAY_BATCH_SIZE", 500, 1, 10_000)
-	c.RelayPollInterval = r.duration("RELAY_POLL_INTERVAL", time.Second)
-	if c.MaxRequestTimeout < c.RequestTimeout {
-		r.fail("MAX_REQUEST_TIMEOUT", "must not be shorter than REQUEST_TIMEOUT (%s)", c.RequestTimeout)
-	}
+	r.relay(c)
 	r.auth(c)
 	r.tls(c)
 	c.RateLimitRPS = r.floatIn("RATE_LIMIT_RPS", 50, 0, 1_000_000)
 	c.RateLimitBurst = r.intIn("RATE_LIMIT_BURST", 100, 1, 1_000_000)
 	r.tracing(c)
+}
+
+// The settings of components read below take their defaults from the
+// component and are judged by its Validate: each variable goes into an
+// otherwise zero component config (zero fields count as the defaults), so
+// the error names the variable and the rules live in one place.
+
+// commands reads the command handlers' settings.
+func (r *reader) commands(c *Config) {
+	def := application.DefaultCommandsConfig()
+	c.DefaultCurrency = r.str("DEFAULT_CURRENCY", string(def.DefaultCurrency))
+	r.check("DEFAULT_CURRENCY", application.CommandsConfig{DefaultCurrency: order.Currency(c.DefaultCurrency)}.Validate())
+	c.CommandMaxAttempts = r.positive("COMMAND_MAX_ATTEMPTS", def.MaxAttempts)
+	r.check("COMMAND_MAX_ATTEMPTS", application.CommandsConfig{MaxAttempts: c.CommandMaxAttempts}.Validate())
+}
+
+// grpc reads the gRPC server's limits.
+func (r *reader) grpc(c *Config) {
+	def := grpcapi.DefaultServerConfig()
+	c.RequestTimeout = r.duration("REQUEST_TIMEOUT", def.DefaultTimeout)
+	c.MaxRequestTimeout = r.duration("MAX_REQUEST_TIMEOUT", def.MaxTimeout)
+	if err := (grpcapi.ServerConfig{DefaultTimeout: c.RequestTimeout, MaxTimeout: c.MaxRequestTimeout}).Validate(); err != nil {
+		r.fail("MAX_REQUEST_TIMEOUT", "must not be shorter than REQUEST_TIMEOUT (%s): %v", c.RequestTimeout, err)
+	}
+	c.MaxMessageBytes = r.positive("MAX_MESSAGE_BYTES", def.MaxRecvMsgSize)
+	r.check("MAX_MESSAGE_BYTES", grpcapi.ServerConfig{MaxRecvMsgSize: c.MaxMessageBytes}.Validate())
+	c.MaxConcurrentStreams = uint32(min(r.positive("MAX_CONCURRENT_STREAMS", int(def.MaxConcurrentStreams)), math.MaxUint32))
+	r.check("MAX_CONCURRENT_STREAMS", grpcapi.ServerConfig{MaxConcurrentStreams: c.MaxConcurrentStreams}.Validate())
+}
+
+// relay reads the outbox relay's settings.
+func (r *reader) relay(c *Config) {
+	def := outbox.DefaultRelayConfig()
+	c.RelayBatchSize = r.positive("RELAY_BATCH_SIZE", def.BatchSize)
+	r.check("RELAY_BATCH_SIZE", outbox.RelayConfig{BatchSize: c.RelayBatchSize}.Validate())
+	c.RelayPollInterval = r.duration("RELAY_POLL_INTERVAL", def.PollInterval)
+	r.check("RELAY_POLL_INTERVAL", outbox.RelayConfig{PollInterval: c.RelayPollInterval}.Validate())
+}
+
+// check reports a component's verdict on a variable.
+func (r *reader) check(name string, err error) {
+	if err != nil {
+		r.fail(name, "%v", err)
+	}
+}
+
+// positive reads a whole number above zero; a component's Validate judges
+// the rest.
+func (r *reader) positive(name string, def int) int {
+	raw := r.str(name, "")
+	if raw == "" {
+		return def
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 {
+		r.fail(name, "%q is not a whole number above 0", truncate(raw, 30))
+		return def
+	}
+	return n
 }
 
 // tracing reads the standard OpenTelemetry variables the service acts on.
@@ -523,14 +580,6 @@ func (r *reader) level(name string, def slog.Level) slog.Level {
 		return def
 	}
 	return l
-}
-
-func (r *reader) currency(name, def string) string {
-	v := r.str(name, def)
-	if len(v) != 3 || strings.ToUpper(v) != v {
-		r.fail(name, "%q is not an ISO 4217 code such as USD", v)
-	}
-	return v
 }
 
 func (r *reader) brokers(name string) []string {
