@@ -6,6 +6,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,28 +17,51 @@ import (
 )
 
 func main() {
-	cfg, err := config.Load(os.Getenv)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "order-service: invalid configuration:\n%v\n", err)
-		os.Exit(2)
-	}
-	logger := server.NewLogger(os.Stderr, cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	code := run(ctx, os.Args, os.Getenv, os.Stderr)
+	stop()
+	os.Exit(code)
+}
 
-	run := server.Run
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "migrate":
-			run = server.Migrate
-		default:
-			fmt.Fprintf(os.Stderr, "usage: %s [migrate]\n", os.Args[0])
-			os.Exit(2)
-		}
+// subcommand is what one command line asks for: the configuration it reads
+// and validates, and what it runs.
+type subcommand struct {
+	load func(getenv func(string) string) (config.Config, error)
+	run  func(ctx context.Context, cfg config.Config, logger *slog.Logger) error
+}
+
+// lookup finds a subcommand by name; "" is serving.
+func lookup(name string) (subcommand, bool) {
+	switch name {
+	case "":
+		return subcommand{load: config.Load, run: server.Run}, true
+	case "migrate":
+		return subcommand{load: config.LoadMigrate, run: server.Migrate}, true
 	}
-	if err := run(ctx, cfg, logger); err != nil {
+	return subcommand{}, false
+}
+
+// run is main without the process: it returns the exit code (2 for usage
+// and configuration errors, 1 for a failed run).
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	name := ""
+	if len(args) > 1 {
+		name = args[1]
+	}
+	cmd, ok := lookup(name)
+	if !ok || len(args) > 2 {
+		fmt.Fprintf(stderr, "usage: %s [migrate]\n", args[0])
+		return 2
+	}
+	cfg, err := cmd.load(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "order-service: invalid configuration:\n%v\n", err)
+		return 2
+	}
+	logger := server.NewLogger(stderr, cfg)
+	if err := cmd.run(ctx, cfg, logger); err != nil {
 		logger.Error("order service failed", "error", err)
-		stop()
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }

@@ -28,29 +28,63 @@ type Origin struct {
 	CellID      string
 }
 
-// CommandsConfig tunes the command handlers.
+// CommandsConfig tunes the command handlers. Zero fields take the values of
+// DefaultCommandsConfig.
 type CommandsConfig struct {
 	Origin Origin
 	// DefaultCurrency applies when CreateOrder names none.
 	DefaultCurrency order.Currency
 	// MaxAttempts bounds load-decide-append rounds for a command that sent no
-	// expected version and lost a race. At least 1.
+	// expected version and lost a race; 1 means no retry.
 	MaxAttempts int
 	// Observer hears about replays and conflicts (metrics); nil: nobody.
 	Observer Observer
 }
 
-// NewCommands wires the command handlers to their ports.
+// Bounds of CommandsConfig.MaxAttempts.
+const maxMaxAttempts = 100
+
+// DefaultCommandsConfig is the configuration zero fields fall back to.
+func DefaultCommandsConfig() CommandsConfig {
+	return CommandsConfig{DefaultCurrency: "USD", MaxAttempts: 5}
+}
+
+// Validate refuses settings no deployment means: a negative or huge number
+// of attempts, a currency that is not an ISO 4217 code.
+func (c CommandsConfig) Validate() error {
+	var errs []error
+	if c.MaxAttempts < 0 || c.MaxAttempts > maxMaxAttempts {
+		errs = append(errs, fmt.Errorf("max attempts %d: want 1 to %d (0 for the default)", c.MaxAttempts, maxMaxAttempts))
+	}
+	if c.DefaultCurrency != "" {
+		if _, err := order.ParseCurrency(string(c.DefaultCurrency)); err != nil {
+			errs = append(errs, fmt.Errorf("default currency: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("commands config: %w", err)
+	}
+	return nil
+}
+
+func (c CommandsConfig) withDefaults() CommandsConfig {
+	def := DefaultCommandsConfig()
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = def.MaxAttempts
+	}
+	if c.DefaultCurrency == "" {
+		c.DefaultCurrency = def.DefaultCurrency
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
+	}
+	return c
+}
+
+// NewCommands wires the command handlers to their ports; zero fields of cfg
+// take the defaults. It does not validate cfg: NewService does.
 func NewCommands(store EventStore, requests IdempotencyStore, clock Clock, ids IDSource, cfg CommandsConfig) *Commands {
-	if cfg.MaxAttempts < 1 {
-		cfg.MaxAttempts = 1
-	}
-	if cfg.DefaultCurrency == "" {
-		cfg.DefaultCurrency = "USD"
-	}
-	if cfg.Observer == nil {
-		cfg.Observer = noObserver{}
-	}
+	cfg = cfg.withDefaults()
 	return &Commands{
 		store: store, requests: requests, clock: clock, ids: ids,
 		origin: cfg.Origin, defaultCurrency: cfg.DefaultCurrency, maxAttempts: cfg.MaxAttempts,

@@ -17,6 +17,8 @@ type CreateOrder struct {
 	Currency        string // empty: the configured default
 }
 
+func (cmd CreateOrder) target() (string, int) { return "", cmd.Meta.ExpectedVersion }
+
 // NewItem is a product line as a caller describes it.
 type NewItem struct {
 	ProductID   string

@@ -14,6 +14,8 @@ type AddOrderItem struct {
 	Item    NewItem
 }
 
+func (cmd AddOrderItem) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
+
 // AddOrderItem handles AddOrderItem.
 func (c *Commands) AddOrderItem(ctx context.Context, cmd AddOrderItem) (order.Snapshot, error) {
 	fp := fingerprint("AddOrderItem", cmd.OrderID, cmd.Meta.ExpectedVersion, cmd.Item)
@@ -33,6 +35,8 @@ type RemoveOrderItem struct {
 	ProductID string
 }
 
+func (cmd RemoveOrderItem) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
+
 // RemoveOrderItem handles RemoveOrderItem.
 func (c *Commands) RemoveOrderItem(ctx context.Context, cmd RemoveOrderItem) (order.Snapshot, error) {
 	fp := fingerprint("RemoveOrderItem", cmd.OrderID, cmd.Meta.ExpectedVersion, cmd.ProductID)
@@ -47,6 +51,10 @@ type ChangeOrderItemQuantity struct {
 	OrderID   string
 	ProductID string
 	Quantity  int64
+}
+
+func (cmd ChangeOrderItemQuantity) target() (string, int) {
+	return cmd.OrderID, cmd.Meta.ExpectedVersion
 }
 
 // ChangeOrderItemQuantity handles ChangeOrderItemQuantity.

@@ -14,6 +14,8 @@ type ChangeShippingAddress struct {
 	ShippingAddress string
 }
 
+func (cmd ChangeShippingAddress) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
+
 // ChangeShippingAddress handles ChangeShippingAddress.
 func (c *Commands) ChangeShippingAddress(ctx context.Context, cmd ChangeShippingAddress) (order.Snapshot, error) {
 	fp := fingerprint("ChangeShippingAddress", cmd.OrderID, cmd.Meta.ExpectedVersion, cmd.ShippingAddress)
@@ -27,6 +29,8 @@ type ConfirmOrder struct {
 	Meta    CommandMeta
 	OrderID string
 }
+
+func (cmd ConfirmOrder) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
 
 // ConfirmOrder handles ConfirmOrder.
 func (c *Commands) ConfirmOrder(ctx context.Context, cmd ConfirmOrder) (order.Snapshot, error) {
@@ -44,6 +48,8 @@ type PayOrder struct {
 	Currency         string // empty: the order's currency
 	PaymentReference string
 }
+
+func (cmd PayOrder) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
 
 // PayOrder handles PayOrder.
 func (c *Commands) PayOrder(ctx context.Context, cmd PayOrder) (order.Snapshot, error) {
@@ -72,6 +78,8 @@ type ShipOrder struct {
 	TrackingNumber string
 }
 
+func (cmd ShipOrder) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
+
 // ShipOrder handles ShipOrder.
 func (c *Commands) ShipOrder(ctx context.Context, cmd ShipOrder) (order.Snapshot, error) {
 	fp := fingerprint("ShipOrder", cmd.OrderID, cmd.Meta.ExpectedVersion, cmd.Carrier, cmd.TrackingNumber)
@@ -85,6 +93,8 @@ type DeliverOrder struct {
 	Meta    CommandMeta
 	OrderID string
 }
+
+func (cmd DeliverOrder) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
 
 // DeliverOrder handles DeliverOrder.
 func (c *Commands) DeliverOrder(ctx context.Context, cmd DeliverOrder) (order.Snapshot, error) {
@@ -100,6 +110,8 @@ type CancelOrder struct {
 	OrderID string
 	Reason  string
 }
+
+func (cmd CancelOrder) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
 
 // CancelOrder handles CancelOrder.
 func (c *Commands) CancelOrder(ctx context.Context, cmd CancelOrder) (order.Snapshot, error) {

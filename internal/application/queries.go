@@ -22,6 +22,19 @@ type Queries struct {
 // NewQueries wires the query handlers to the read model.
 func NewQueries(read ReadModel) *Queries { return &Queries{read: read} }
 
+// GetOrder asks for one order.
+type GetOrder struct {
+	Actor   Actor
+	OrderID string
+}
+
+func (in GetOrder) target() (string, int) { return in.OrderID, 0 }
+
+// getOrder handles GetOrder.
+func (q *Queries) getOrder(ctx context.Context, in GetOrder) (order.Snapshot, error) {
+	return q.GetOrder(ctx, in.Actor, in.OrderID)
+}
+
 // GetOrder returns one order as the read model holds it.
 func (q *Queries) GetOrder(ctx context.Context, actor Actor, rawID string) (order.Snapshot, error) {
 	id, err := parseOrderID(rawID)
@@ -46,6 +59,8 @@ type ListOrders struct {
 	PageSize  int
 	PageToken string
 }
+
+func (ListOrders) target() (string, int) { return "", 0 }
 
 // OrderPage is one page of orders; NextPageToken is empty on the last page.
 type OrderPage struct {
@@ -107,6 +122,8 @@ type ListOrderEvents struct {
 	PageSize  int
 	PageToken string
 }
+
+func (in ListOrderEvents) target() (string, int) { return in.OrderID, 0 }
 
 // EventPage is one page of an order's history.
 type EventPage struct {

@@ -8,11 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/domain/order"
+	"github.com/acme/order-service/internal/infrastructure/outbox"
+	"github.com/acme/order-service/internal/interfaces/grpcapi"
 )
 
 // Config is every setting of the service. The README's configuration table
@@ -145,51 +151,128 @@ func (c Config) Embedded() bool { return c.DatabaseURL == "" }
 // EmbeddedKafka reports whether the service runs its own Kafka-protocol broker.
 func (c Config) EmbeddedKafka() bool { return len(c.KafkaBrokers) == 0 }
 
-// Load reads the configuration through getenv (os.Getenv in production).
+// Load reads the configuration of the service through getenv (os.Getenv in
+// production).
 func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
-	c := Config{
-		ServiceName:          r.name("SERVICE_NAME", "order-service"),
-		CellID:               r.name("CELL_ID", "local"),
-		DatabaseURL:          r.databaseURL("DATABASE_URL"),
-		DBMaxConns:           int32(r.intIn("DB_MAX_CONNS", 16, 1, 1000)),
-		DataDir:              r.str("DATA_DIR", "./data"),
-		KafkaBrokers:         r.brokers("KAFKA_BROKERS"),
-		EmbeddedKafkaAddr:    r.addr("EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092"),
-		KafkaTopic:           r.name("KAFKA_TOPIC", "order-events"),
-		TopicPartitions:      int32(r.intIn("KAFKA_TOPIC_PARTITIONS", 6, 1, 10_000)),
-		TopicReplication:     int16(r.intIn("KAFKA_TOPIC_REPLICATION_FACTOR", -1, -1, 100)),
-		CreateTopic:          r.boolean("KAFKA_CREATE_TOPIC", true),
-		GRPCAddr:             r.addr("GRPC_ADDR", ":9000"),
-		HTTPAddr:             r.addr("HTTP_ADDR", ":8080"),
-		AdminAddr:            r.optionalAddr("ADMIN_ADDR"),
-		LogLevel:             r.level("LOG_LEVEL", slog.LevelInfo),
-		DefaultCurrency:      r.currency("DEFAULT_CURRENCY", "USD"),
-		CommandMaxAttempts:   r.intIn("COMMAND_MAX_ATTEMPTS", 5, 1, 100),
-		RequestTimeout:       r.duration("REQUEST_TIMEOUT", 10*time.Second),
-		MaxRequestTimeout:    r.duration("MAX_REQUEST_TIMEOUT", 30*time.Second),
-		MaxMessageBytes:      r.intIn("MAX_MESSAGE_BYTES", 1<<20, 4<<10, 64<<20),
-		MaxConcurrentStreams: uint32(r.intIn("MAX_CONCURRENT_STREAMS", 256, 1, 100_000)),
-		IdempotencyRetention: r.duration("IDEMPOTENCY_RETENTION", 24*time.Hour),
-		ShutdownTimeout:      r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
-		RelayBatchSize:       r.intIn("RELAY_BATCH_SIZE", 500, 1, 10_000),
-		RelayPollInterval:    r.duration("RELAY_POLL_INTERVAL", time.Second),
+	var c Config
+	r.base(&c)
+	r.serve(&c)
+	return c, errors.Join(r.errs...)
+}
+
+// LoadMigrate reads what `server migrate` uses: the service's name, the
+// logging and the database, which it requires. Nothing else is read, so
+// settings migration does not need (authentication, listeners) cannot stop
+// it.
+func LoadMigrate(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	var c Config
+	r.base(&c)
+	if c.Embedded() {
+		r.fail("DATABASE_URL", "is required to migrate (the embedded database migrates itself at start-up)")
 	}
+	return c, errors.Join(r.errs...)
+}
+
+// base reads what every command of the server uses: who it is, how it logs
+// and where its data lives.
+func (r *reader) base(c *Config) {
+	c.ServiceName = r.name("SERVICE_NAME", "order-service")
+	c.CellID = r.name("CELL_ID", "local")
+	c.DatabaseURL = r.databaseURL("DATABASE_URL")
+	c.DBMaxConns = int32(r.intIn("DB_MAX_CONNS", 16, 1, 1000))
+	c.DataDir = r.str("DATA_DIR", "./data")
+	c.LogLevel = r.level("LOG_LEVEL", slog.LevelInfo)
 	// Local runs read text logs; production log pipelines want JSON.
 	defaultFormat := "json"
 	if c.Embedded() {
 		defaultFormat = "text"
 	}
 	c.LogFormat = r.oneOf("LOG_FORMAT", defaultFormat, "json", "text")
-	if c.MaxRequestTimeout < c.RequestTimeout {
-		r.fail("MAX_REQUEST_TIMEOUT", "must not be shorter than REQUEST_TIMEOUT (%s)", c.RequestTimeout)
-	}
-	r.auth(&c)
-	r.tls(&c)
+}
+
+// serve reads what serving needs besides base: messaging, listeners,
+// limits, security and tracing.
+func (r *reader) serve(c *Config) {
+	c.KafkaBrokers = r.brokers("KAFKA_BROKERS")
+	c.EmbeddedKafkaAddr = r.addr("EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092")
+	c.KafkaTopic = r.name("KAFKA_TOPIC", "order-events")
+	c.TopicPartitions = int32(r.intIn("KAFKA_TOPIC_PARTITIONS", 6, 1, 10_000))
+	c.TopicReplication = int16(r.intIn("KAFKA_TOPIC_REPLICATION_FACTOR", -1, -1, 100))
+	c.CreateTopic = r.boolean("KAFKA_CREATE_TOPIC", true)
+	c.GRPCAddr = r.addr("GRPC_ADDR", ":9000")
+	c.HTTPAddr = r.addr("HTTP_ADDR", ":8080")
+	c.AdminAddr = r.optionalAddr("ADMIN_ADDR")
+	r.commands(c)
+	r.grpc(c)
+	c.IdempotencyRetention = r.duration("IDEMPOTENCY_RETENTION", 24*time.Hour)
+	c.ShutdownTimeout = r.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
+	r.relay(c)
+	r.auth(c)
+	r.tls(c)
 	c.RateLimitRPS = r.floatIn("RATE_LIMIT_RPS", 50, 0, 1_000_000)
 	c.RateLimitBurst = r.intIn("RATE_LIMIT_BURST", 100, 1, 1_000_000)
-	r.tracing(&c)
-	return c, errors.Join(r.errs...)
+	r.tracing(c)
+}
+
+// The settings of components read below take their defaults from the
+// component and are judged by its Validate: each variable goes into an
+// otherwise zero component config (zero fields count as the defaults), so
+// the error names the variable and the rules live in one place.
+
+// commands reads the command handlers' settings.
+func (r *reader) commands(c *Config) {
+	def := application.DefaultCommandsConfig()
+	c.DefaultCurrency = r.str("DEFAULT_CURRENCY", string(def.DefaultCurrency))
+	r.check("DEFAULT_CURRENCY", application.CommandsConfig{DefaultCurrency: order.Currency(c.DefaultCurrency)}.Validate())
+	c.CommandMaxAttempts = r.positive("COMMAND_MAX_ATTEMPTS", def.MaxAttempts)
+	r.check("COMMAND_MAX_ATTEMPTS", application.CommandsConfig{MaxAttempts: c.CommandMaxAttempts}.Validate())
+}
+
+// grpc reads the gRPC server's limits.
+func (r *reader) grpc(c *Config) {
+	def := grpcapi.DefaultServerConfig()
+	c.RequestTimeout = r.duration("REQUEST_TIMEOUT", def.DefaultTimeout)
+	c.MaxRequestTimeout = r.duration("MAX_REQUEST_TIMEOUT", def.MaxTimeout)
+	if err := (grpcapi.ServerConfig{DefaultTimeout: c.RequestTimeout, MaxTimeout: c.MaxRequestTimeout}).Validate(); err != nil {
+		r.fail("MAX_REQUEST_TIMEOUT", "must not be shorter than REQUEST_TIMEOUT (%s): %v", c.RequestTimeout, err)
+	}
+	c.MaxMessageBytes = r.positive("MAX_MESSAGE_BYTES", def.MaxRecvMsgSize)
+	r.check("MAX_MESSAGE_BYTES", grpcapi.ServerConfig{MaxRecvMsgSize: c.MaxMessageBytes}.Validate())
+	c.MaxConcurrentStreams = uint32(min(r.positive("MAX_CONCURRENT_STREAMS", int(def.MaxConcurrentStreams)), math.MaxUint32))
+	r.check("MAX_CONCURRENT_STREAMS", grpcapi.ServerConfig{MaxConcurrentStreams: c.MaxConcurrentStreams}.Validate())
+}
+
+// relay reads the outbox relay's settings.
+func (r *reader) relay(c *Config) {
+	def := outbox.DefaultRelayConfig()
+	c.RelayBatchSize = r.positive("RELAY_BATCH_SIZE", def.BatchSize)
+	r.check("RELAY_BATCH_SIZE", outbox.RelayConfig{BatchSize: c.RelayBatchSize}.Validate())
+	c.RelayPollInterval = r.duration("RELAY_POLL_INTERVAL", def.PollInterval)
+	r.check("RELAY_POLL_INTERVAL", outbox.RelayConfig{PollInterval: c.RelayPollInterval}.Validate())
+}
+
+// check reports a component's verdict on a variable.
+func (r *reader) check(name string, err error) {
+	if err != nil {
+		r.fail(name, "%v", err)
+	}
+}
+
+// positive reads a whole number above zero; a component's Validate judges
+// the rest.
+func (r *reader) positive(name string, def int) int {
+	raw := r.str(name, "")
+	if raw == "" {
+		return def
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 {
+		r.fail(name, "%q is not a whole number above 0", truncate(raw, 30))
+		return def
+	}
+	return n
 }
 
 // tracing reads the standard OpenTelemetry variables the service acts on.
@@ -497,14 +580,6 @@ func (r *reader) level(name string, def slog.Level) slog.Level {
 		return def
 	}
 	return l
-}
-
-func (r *reader) currency(name, def string) string {
-	v := r.str(name, def)
-	if len(v) != 3 || strings.ToUpper(v) != v {
-		r.fail(name, "%q is not an ISO 4217 code such as USD", v)
-	}
-	return v
 }
 
 func (r *reader) brokers(name string) []string {

@@ -223,3 +223,61 @@ func TestSecretIsNeverPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateReadsOnlyWhatItUses: migrate needs the database, not the
+// authentication that serving requires with it, and reports its own bad
+// settings by name.
+func TestMigrateReadsOnlyWhatItUses(t *testing.T) {
+	c, err := LoadMigrate(env(seed(map[string]string{"GRPC_ADDR": "nonsense", "AUTH_MODE": "sometimes"})))
+	if err != nil {
+		t.Fatalf("migrate with the seed environment and no keys = %v", err)
+	}
+	if c.DatabaseURL == "" || c.ServiceName != "order-service" || c.LogFormat != "json" {
+		t.Errorf("migrate read %+v", c)
+	}
+	for _, tc := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{}, "DATABASE_URL"},
+		{map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
+		{seed(map[string]string{"DB_MAX_CONNS": "0"}), "DB_MAX_CONNS"},
+		{seed(map[string]string{"LOG_LEVEL": "loud"}), "LOG_LEVEL"},
+	} {
+		if _, err := LoadMigrate(env(tc.vars)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("LoadMigrate(%v) = %v, want an error naming %s", tc.vars, err, tc.want)
+		}
+	}
+}
+
+// TestComponentSettingsAreJudgedByTheComponent: the defaults come from the
+// components, and their Validate refuses a bad value under the variable's
+// name.
+func TestComponentSettingsAreJudgedByTheComponent(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CommandMaxAttempts != 5 || c.DefaultCurrency != "USD" || c.RelayBatchSize != 500 || c.RelayPollInterval != time.Second ||
+		c.MaxRequestTimeout != 30*time.Second || c.MaxMessageBytes != 1<<20 || c.MaxConcurrentStreams != 256 {
+		t.Errorf("component defaults read as %+v", c)
+	}
+	for _, tc := range []struct{ name, value, want string }{
+		{"COMMAND_MAX_ATTEMPTS", "0", "above 0"},
+		{"COMMAND_MAX_ATTEMPTS", "1000", "max attempts"},
+		{"DEFAULT_CURRENCY", "usd", "currency"},
+		{"DEFAULT_CURRENCY", "XXX", "currency"},
+		{"MAX_REQUEST_TIMEOUT", "5s", "REQUEST_TIMEOUT"},
+		{"MAX_MESSAGE_BYTES", "100", "max message size"},
+		{"MAX_MESSAGE_BYTES", "-1", "above 0"},
+		{"MAX_CONCURRENT_STREAMS", "99999999999", "streams"},
+		{"RELAY_BATCH_SIZE", "20000", "batch size"},
+		{"RELAY_BATCH_SIZE", "lots", "above 0"},
+		{"RELAY_POLL_INTERVAL", "-1s", "positive duration"},
+	} {
+		_, err := Load(env(map[string]string{tc.name: tc.value}))
+		if err == nil || !strings.Contains(err.Error(), tc.name+":") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%s: %v, want an error naming the variable and %q", tc.name, tc.value, err, tc.want)
+		}
+	}
+}

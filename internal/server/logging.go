@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/acme/order-service/internal/config"
+	"github.com/acme/order-service/internal/interfaces/grpcapi"
 	"github.com/acme/order-service/internal/telemetry"
 )
 
@@ -17,5 +18,5 @@ func NewLogger(w io.Writer, cfg config.Config) *slog.Logger {
 	if cfg.LogFormat == "text" {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(telemetry.NewLogHandler(h)).With("service", cfg.ServiceName, "cell", cfg.CellID)
+	return slog.New(telemetry.NewLogHandler(h, grpcapi.RequestIDFrom)).With("service", cfg.ServiceName, "cell", cfg.CellID)
 }

@@ -64,9 +64,13 @@ func startMessaging(cfg config.Config, source outbox.Source, logger *slog.Logger
 	}
 	m.topic = topicSetup{admin: kadm.NewClient(client), name: cfg.KafkaTopic, partitions: partitions, replication: replication, create: cfg.CreateTopic}
 	pub := kafka.NewPublisher(client, kafka.PublisherConfig{Topic: cfg.KafkaTopic, FallbackSource: kafka.Source(cfg.ServiceName, cfg.CellID)})
-	m.relay = outbox.NewRelay(source, telemetry.NewPublisher(pub, obs.tracerProvider(), obs.metrics), outbox.RelayConfig{
+	m.relay, err = outbox.NewRelay(source, telemetry.NewPublisher(pub, obs.tracerProvider(), obs.metrics), outbox.RelayConfig{
 		BatchSize: cfg.RelayBatchSize, PollInterval: cfg.RelayPollInterval, ShutdownTimeout: cfg.ShutdownTimeout / 2,
 	}, logger)
+	if err != nil {
+		m.close()
+		return nil, err
+	}
 	if err := obs.metrics.Register(telemetry.NewRelayCollector(m.relay.Status)); err != nil {
 		m.close()
 		return nil, fmt.Errorf("relay metrics: %w", err)

@@ -81,18 +81,22 @@ type api struct {
 }
 
 func newAPI(ctx context.Context, cfg config.Config, store *storage, msg *messaging, logger *slog.Logger, obs *observability) (*api, error) {
-	commands := application.NewCommands(store.orders, store.orders, system.Clock{}, system.UUIDv7{}, application.CommandsConfig{
+	// The middleware gives each handler a span between the RPC's and the
+	// store's (with tracing on) and names the command for the Observer's
+	// metrics.
+	tp := obs.tracerProvider()
+	app, err := application.NewService(application.Ports{
+		Events: store.orders, Requests: store.orders, Read: store.orders, Clock: system.Clock{}, IDs: system.UUIDv7{},
+	}, application.CommandsConfig{
 		Origin:          application.Origin{ServiceName: cfg.ServiceName, CellID: cfg.CellID},
 		DefaultCurrency: order.Currency(cfg.DefaultCurrency),
 		MaxAttempts:     cfg.CommandMaxAttempts,
 		Observer:        telemetry.NewObserver(obs.metrics),
-	})
-	queries := application.NewQueries(store.orders)
-	// The decorators name the command for the Observer's metrics and, with
-	// tracing on, give each handler a span between the RPC's and the store's.
-	tp := obs.tracerProvider()
-	service := grpcapi.NewService(telemetry.NewCommands(commands, tp), telemetry.NewQueries(queries, tp))
-
+	}, telemetry.Handlers(tp, obs.metrics))
+	if err != nil {
+		return nil, err
+	}
+	service := grpcapi.NewService(app)
 	a := &api{health: health.NewServer()}
 	security, err := newSecurity(ctx, cfg, logger)
 	if err != nil {

@@ -2,11 +2,11 @@ package telemetry
 
 import (
 	"context"
-	"reflect"
 	"slices"
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -16,7 +16,6 @@ import (
 	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/infrastructure/memory"
 	"github.com/acme/order-service/internal/infrastructure/system"
-	"github.com/acme/order-service/internal/interfaces/grpcapi"
 )
 
 // racingStore loses the next append's race when armed, as if another
@@ -34,12 +33,11 @@ func (s *racingStore) Append(ctx context.Context, c application.Commit) error {
 }
 
 type fixture struct {
-	m        *Metrics
-	spans    *tracetest.SpanRecorder
-	store    *racingStore
-	commands Commands
-	queries  Queries
-	tracer   *sdktrace.TracerProvider
+	m      *Metrics
+	spans  *tracetest.SpanRecorder
+	store  *racingStore
+	app    *application.Service
+	tracer *sdktrace.TracerProvider
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -48,11 +46,13 @@ func newFixture(t *testing.T) *fixture {
 	f.tracer = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.spans))
 	t.Cleanup(func() { _ = f.tracer.Shutdown(context.Background()) })
 	store := NewStore(f.store, "memory", f.tracer, f.m)
-	cmds := application.NewCommands(store, store, system.Clock{}, system.UUIDv7{}, application.CommandsConfig{
-		MaxAttempts: 3, Observer: NewObserver(f.m),
-	})
-	f.commands = NewCommands(cmds, f.tracer)
-	f.queries = NewQueries(application.NewQueries(store), f.tracer)
+	app, err := application.NewService(application.Ports{
+		Events: store, Requests: store, Read: store, Clock: system.Clock{}, IDs: system.UUIDv7{},
+	}, application.CommandsConfig{MaxAttempts: 3, Observer: NewObserver(f.m)}, Handlers(f.tracer, f.m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.app = app
 	return f
 }
 
@@ -67,29 +67,29 @@ func createOrder(requestID, address string) application.CreateOrder {
 func TestCommandMetricsAndSpans(t *testing.T) {
 	f := newFixture(t)
 	ctx, rpc := f.tracer.Tracer("test").Start(context.Background(), "rpc")
-	snap, err := f.commands.CreateOrder(ctx, createOrder("r1", "1 Main St"))
+	snap, err := f.app.CreateOrder.Handle(ctx, createOrder("r1", "1 Main St"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := snap.ID.String()
 	// Same request id, same payload: a replay. Another payload: refused.
-	if _, err := f.commands.CreateOrder(ctx, createOrder("r1", "1 Main St")); err != nil {
+	if _, err := f.app.CreateOrder.Handle(ctx, createOrder("r1", "1 Main St")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.commands.CreateOrder(ctx, createOrder("r1", "2 Side Rd")); outcome(err) != outcomeInvalid {
+	if _, err := f.app.CreateOrder.Handle(ctx, createOrder("r1", "2 Side Rd")); outcome(err) != outcomeInvalid {
 		t.Fatalf("reused request id = %v", err)
 	}
 	// A lost race without an expected version: re-decided, then committed.
 	f.store.armed.Store(true)
-	if _, err := f.commands.ConfirmOrder(ctx, application.ConfirmOrder{Meta: application.CommandMeta{Actor: application.Anonymous}, OrderID: id}); err != nil {
+	if _, err := f.app.ConfirmOrder.Handle(ctx, application.ConfirmOrder{Meta: application.CommandMeta{Actor: application.Anonymous}, OrderID: id}); err != nil {
 		t.Fatalf("ConfirmOrder after a lost race: %v", err)
 	}
 	// A stale expected version: ABORTED, not retried.
-	_, err = f.commands.CancelOrder(ctx, application.CancelOrder{Meta: application.CommandMeta{Actor: application.Anonymous, ExpectedVersion: 1}, OrderID: id})
+	_, err = f.app.CancelOrder.Handle(ctx, application.CancelOrder{Meta: application.CommandMeta{Actor: application.Anonymous, ExpectedVersion: 1}, OrderID: id})
 	if outcome(err) != outcomeConflict {
 		t.Fatalf("stale CancelOrder = %v", err)
 	}
-	if _, err := f.queries.GetOrder(ctx, application.Anonymous, id); err != nil {
+	if _, err := f.app.GetOrder.Handle(ctx, application.GetOrder{Actor: application.Anonymous, OrderID: id}); err != nil {
 		t.Fatal(err)
 	}
 	rpc.End()
@@ -193,17 +193,30 @@ func hasEvent(s sdktrace.ReadOnlySpan, name string, want attribute.KeyValue) boo
 	return false
 }
 
-// TestCommandNamesCoverTheCommands keeps the pre-initialised label values
-// in step with the command handlers.
-func TestCommandNamesCoverTheCommands(t *testing.T) {
-	iface := reflect.TypeFor[grpcapi.Commands]()
-	var methods []string
-	for i := range iface.NumMethod() {
-		methods = append(methods, iface.Method(i).Name)
+// TestCommandSeriesStartAtZero: registering the middleware creates every
+// command's series, and only the commands', before the first call.
+func TestCommandSeriesStartAtZero(t *testing.T) {
+	m := NewMetrics(ServiceInfo{ServiceName: "svc", CellID: "c1"})
+	var commands []string
+	record := func(info application.Info, next application.Next) application.Next {
+		if info.Kind == application.KindCommand {
+			commands = append(commands, info.Name)
+		}
+		return next
 	}
-	names := slices.Clone(commandNames)
-	slices.Sort(names)
-	if !slices.Equal(methods, names) {
-		t.Errorf("commandNames %v, the handlers %v", names, methods)
+	if _, err := application.NewService(application.Ports{}, application.CommandsConfig{}, record, Handlers(nil, m)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(commands, "CreateOrder") || slices.Contains(commands, "GetOrder") {
+		t.Fatalf("commands registered: %v", commands)
+	}
+	for _, c := range []struct {
+		name       string
+		vec        *prometheus.CounterVec
+		perCommand int
+	}{{"retries", m.retries, 1}, {"conflicts", m.conflicts, 2}, {"replays", m.replays, 2}} {
+		if n := testutil.CollectAndCount(c.vec); n != c.perCommand*len(commands) {
+			t.Errorf("%s: %d series, want %d per command (%v)", c.name, n, c.perCommand, commands)
+		}
 	}
 }

@@ -190,7 +190,7 @@ func TestPgxTracerOnlyUnderARequest(t *testing.T) {
 
 func TestLogHandlerAddsIDs(t *testing.T) {
 	var buf bytes.Buffer
-	logger := slog.New(NewLogHandler(slog.NewJSONHandler(&buf, nil))).With("service", "svc")
+	logger := slog.New(NewLogHandler(slog.NewJSONHandler(&buf, nil), nil)).With("service", "svc")
 	tp := sdktrace.NewTracerProvider()
 	ctx, span := tp.Tracer("t").Start(context.Background(), "rpc")
 	defer span.End()

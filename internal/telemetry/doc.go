@@ -4,8 +4,8 @@
 // OpenTelemetry traces (RPC → command → store → SQL, and on into the Kafka
 // records' traceparent), and log lines that carry the request and trace ids.
 //
-// Everything here wraps the service from the outside — decorators around
-// the application's handlers and ports, collectors that read status the
+// Everything here wraps the service from the outside — one middleware
+// around every application handler (Handlers), decorators around the ports, collectors that read status the
 // adapters already keep, hooks the drivers offer — so that the domain and
 // the adapters stay unaware of it. With tracing off (the default) the
 // tracer is a no-op and only the metrics cost anything.

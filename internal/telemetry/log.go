@@ -5,8 +5,6 @@ import (
 	"log/slog"
 
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/acme/order-service/internal/interfaces/grpcapi"
 )
 
 // LogHandler adds the request id and the trace and span ids to every record
@@ -14,11 +12,19 @@ import (
 // record names them already, so that any line written while serving a call
 // can be found from the call's log line or trace.
 type LogHandler struct {
-	next slog.Handler
+	next      slog.Handler
+	requestID func(context.Context) string
 }
 
-// NewLogHandler wraps next.
-func NewLogHandler(next slog.Handler) *LogHandler { return &LogHandler{next: next} }
+// NewLogHandler wraps next. requestID returns the request id of the call a
+// context belongs to, "" outside calls (the gRPC layer's RequestIDFrom);
+// nil: no request ids.
+func NewLogHandler(next slog.Handler, requestID func(context.Context) string) *LogHandler {
+	if requestID == nil {
+		requestID = func(context.Context) string { return "" }
+	}
+	return &LogHandler{next: next, requestID: requestID}
+}
 
 // Enabled implements slog.Handler.
 func (h *LogHandler) Enabled(ctx context.Context, level slog.Level) bool {
@@ -30,7 +36,7 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 	if ctx == nil {
 		return h.next.Handle(ctx, r)
 	}
-	requestID := grpcapi.RequestIDFrom(ctx)
+	requestID := h.requestID(ctx)
 	sc := trace.SpanContextFromContext(ctx)
 	if requestID == "" && !sc.IsValid() {
 		return h.next.Handle(ctx, r)
@@ -56,10 +62,10 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 
 // WithAttrs implements slog.Handler.
 func (h *LogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &LogHandler{next: h.next.WithAttrs(attrs)}
+	return &LogHandler{next: h.next.WithAttrs(attrs), requestID: h.requestID}
 }
 
 // WithGroup implements slog.Handler.
 func (h *LogHandler) WithGroup(name string) slog.Handler {
-	return &LogHandler{next: h.next.WithGroup(name)}
+	return &LogHandler{next: h.next.WithGroup(name), requestID: h.requestID}
 }

@@ -104,15 +104,6 @@ func NewMetrics(info ServiceInfo) *Metrics {
 		},
 	})
 	serviceInfo.Set(1)
-	// Zero series for every command, so that rates and alerts work before
-	// the first conflict or replay.
-	for _, c := range commandNames {
-		m.retries.WithLabelValues(c)
-		m.conflicts.WithLabelValues(c, causeExpectedVersion)
-		m.conflicts.WithLabelValues(c, causeConcurrentAppend)
-		m.replays.WithLabelValues(c, replayReplayed)
-		m.replays.WithLabelValues(c, replayPayloadMismatch)
-	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -164,4 +155,14 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return "unknown"
+}
+
+// initCommand creates a command's replay, conflict and retry series at
+// zero, so that rates and alerts work before the first one.
+func (m *Metrics) initCommand(name string) {
+	m.retries.WithLabelValues(name)
+	m.conflicts.WithLabelValues(name, causeExpectedVersion)
+	m.conflicts.WithLabelValues(name, causeConcurrentAppend)
+	m.replays.WithLabelValues(name, replayReplayed)
+	m.replays.WithLabelValues(name, replayPayloadMismatch)
 }

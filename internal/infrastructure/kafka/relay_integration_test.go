@@ -105,7 +105,10 @@ func (h *harness) startRelay(src outbox.Source, cfg outbox.RelayConfig) *instanc
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	relay := outbox.NewRelay(src, kafka.NewPublisher(client, kafka.PublisherConfig{}), cfg, h.logger)
+	relay, err := outbox.NewRelay(src, kafka.NewPublisher(client, kafka.PublisherConfig{}), cfg, h.logger)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(ctx) }()
@@ -512,7 +515,10 @@ func TestRelayKilledBetweenPublishAndCheckpointLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	first := outbox.NewRelay(crash, kafka.NewPublisher(client, kafka.PublisherConfig{}), cfg, h.logger)
+	first, err := outbox.NewRelay(crash, kafka.NewPublisher(client, kafka.PublisherConfig{}), cfg, h.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
 	runCtx, kill := context.WithCancel(ctx)
 	crash.kill = kill
 	if err := first.Run(runCtx); err == nil {

@@ -12,49 +12,90 @@ import (
 	"github.com/acme/order-service/internal/domain/order"
 )
 
-// RelayConfig tunes a Relay. Zero fields take the defaults.
+// RelayConfig tunes a Relay. Zero fields take the values of
+// DefaultRelayConfig.
 type RelayConfig struct {
 	// Name identifies the relay's checkpoint and lease; relays that share a
-	// name share one stream. Default "kafka".
+	// name share one stream.
 	Name string
-	// BatchSize bounds the events read and published at once. Default 500.
+	// BatchSize bounds the events read and published at once.
 	BatchSize int
 	// PollInterval is how often the relay looks for events when no
-	// notification woke it: the fallback for lost notifications. Default 1s.
+	// notification woke it: the fallback for lost notifications.
 	PollInterval time.Duration
 	// StatusInterval is how often the backlog behind Status is measured.
-	// Default 5s.
 	StatusInterval time.Duration
 	// MinBackoff and MaxBackoff bound the retry delay after a failure; the
 	// delay doubles per consecutive failure, with full jitter.
-	// Defaults 100ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
 	// PublishTimeout bounds one publish attempt; a publish running longer
-	// also shows as broker-unreachable in Status. Default 30s.
+	// also shows as broker-unreachable in Status.
 	PublishTimeout time.Duration
 	// ShutdownTimeout is how long a stopping relay waits for its in-flight
-	// publish and checkpoint. Default 10s.
+	// publish and checkpoint.
 	ShutdownTimeout time.Duration
 }
 
+// MaxRelayBatchSize bounds RelayConfig.BatchSize.
+const MaxRelayBatchSize = 10_000
+
+// DefaultRelayConfig is the configuration zero fields fall back to.
+func DefaultRelayConfig() RelayConfig {
+	return RelayConfig{
+		Name: "kafka", BatchSize: 500, PollInterval: time.Second, StatusInterval: 5 * time.Second,
+		MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second,
+		PublishTimeout: 30 * time.Second, ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// Validate refuses settings no deployment means: negative sizes or
+// durations, a batch above MaxRelayBatchSize, a MinBackoff above the
+// MaxBackoff (zero fields count as their defaults).
+func (c RelayConfig) Validate() error {
+	var errs []error
+	if c.BatchSize < 0 || c.BatchSize > MaxRelayBatchSize {
+		errs = append(errs, fmt.Errorf("batch size %d: want 1 to %d (0 for the default)", c.BatchSize, MaxRelayBatchSize))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"poll interval", c.PollInterval}, {"status interval", c.StatusInterval},
+		{"min backoff", c.MinBackoff}, {"max backoff", c.MaxBackoff},
+		{"publish timeout", c.PublishTimeout}, {"shutdown timeout", c.ShutdownTimeout},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %s: must not be negative", d.name, d.v))
+		}
+	}
+	if d := c.withDefaults(); d.MinBackoff > d.MaxBackoff {
+		errs = append(errs, fmt.Errorf("min backoff %s is above max backoff %s", d.MinBackoff, d.MaxBackoff))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("relay config: %w", err)
+	}
+	return nil
+}
+
 func (c RelayConfig) withDefaults() RelayConfig {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+	d := DefaultRelayConfig()
+	def := func(v *time.Duration, dv time.Duration) {
+		if *v <= 0 {
+			*v = dv
 		}
 	}
 	if c.Name == "" {
-		c.Name = "kafka"
+		c.Name = d.Name
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 500
+		c.BatchSize = d.BatchSize
 	}
-	def(&c.PollInterval, time.Second)
-	def(&c.StatusInterval, 5*time.Second)
-	def(&c.MinBackoff, 100*time.Millisecond)
-	def(&c.MaxBackoff, 30*time.Second)
-	def(&c.PublishTimeout, 30*time.Second)
-	def(&c.ShutdownTimeout, 10*time.Second)
+	def(&c.PollInterval, d.PollInterval)
+	def(&c.StatusInterval, d.StatusInterval)
+	def(&c.MinBackoff, d.MinBackoff)
+	def(&c.MaxBackoff, d.MaxBackoff)
+	def(&c.PublishTimeout, d.PublishTimeout)
+	def(&c.ShutdownTimeout, d.ShutdownTimeout)
 	return c
 }
 
@@ -68,10 +109,14 @@ type Relay struct {
 	status statusBoard
 }
 
-// NewRelay returns a relay; Run starts it.
-func NewRelay(src Source, pub Publisher, cfg RelayConfig, logger *slog.Logger) *Relay {
+// NewRelay returns a relay; Run starts it. It fails when cfg does not
+// validate.
+func NewRelay(src Source, pub Publisher, cfg RelayConfig, logger *slog.Logger) (*Relay, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
-	return &Relay{src: src, pub: pub, cfg: cfg, logger: logger.With("relay", cfg.Name)}
+	return &Relay{src: src, pub: pub, cfg: cfg, logger: logger.With("relay", cfg.Name)}, nil
 }
 
 // Status reports how the relay is doing; it is safe for concurrent use.

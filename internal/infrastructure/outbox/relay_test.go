@@ -287,7 +287,7 @@ func seq(from, to int) []int {
 func TestRelayPublishesInOrderAndCheckpoints(t *testing.T) {
 	src := newFakeSource(25)
 	pub := &fakePublisher{}
-	start(t, outbox.NewRelay(src, pub, fastConfig(), quietLogger()))
+	start(t, newRelay(t, src, pub, fastConfig(), quietLogger()))
 
 	eventually(t, 5*time.Second, "25 events published", func() bool { return len(pub.versions()) == 25 })
 	src.add(5) // woken by the notification
@@ -308,7 +308,7 @@ func TestRelayRetriesTransientFailuresFromCheckpoint(t *testing.T) {
 		}
 		return nil
 	}}
-	r := outbox.NewRelay(src, pub, fastConfig(), quietLogger())
+	r := newRelay(t, src, pub, fastConfig(), quietLogger())
 	start(t, r)
 
 	eventually(t, 5*time.Second, "checkpoint at 10", func() bool { cp, _, _ := src.state(); return cp.Seq == 10 })
@@ -331,7 +331,7 @@ func TestRelayParksRejectedEventsAndCarriesOn(t *testing.T) {
 		}
 		return nil
 	}}
-	r := outbox.NewRelay(src, pub, fastConfig(), quietLogger())
+	r := newRelay(t, src, pub, fastConfig(), quietLogger())
 	start(t, r)
 
 	eventually(t, 5*time.Second, "checkpoint at 10", func() bool { cp, _, _ := src.state(); return cp.Seq == 10 })
@@ -349,7 +349,7 @@ func TestRelayRepublishesWhenCheckpointFails(t *testing.T) {
 	src := newFakeSource(5)
 	src.failSave = errors.New("database gone")
 	pub := &fakePublisher{}
-	start(t, outbox.NewRelay(src, pub, fastConfig(), quietLogger()))
+	start(t, newRelay(t, src, pub, fastConfig(), quietLogger()))
 
 	eventually(t, 5*time.Second, "checkpoint at 5", func() bool { cp, _, _ := src.state(); return cp.Seq == 5 })
 	// The first batch went out, its checkpoint failed, so it went out again:
@@ -362,7 +362,7 @@ func TestRelayRepublishesWhenCheckpointFails(t *testing.T) {
 func TestRelayStopFinishesInFlightPublishAndCheckpoints(t *testing.T) {
 	src := newFakeSource(5)
 	pub := &fakePublisher{block: make(chan struct{}), started: make(chan struct{}, 1)}
-	cancel, wait := startCancellable(t, outbox.NewRelay(src, pub, fastConfig(), quietLogger()))
+	cancel, wait := startCancellable(t, newRelay(t, src, pub, fastConfig(), quietLogger()))
 	<-pub.started
 
 	// The stop comes first, the broker's acknowledgement after it: a relay
@@ -382,7 +382,7 @@ func TestRelayStopGivesUpOnHungPublishAfterShutdownTimeout(t *testing.T) {
 	pub := &fakePublisher{block: make(chan struct{}), started: make(chan struct{}, 1)}
 	cfg := fastConfig()
 	cfg.ShutdownTimeout, cfg.PublishTimeout = 50*time.Millisecond, time.Minute
-	r := outbox.NewRelay(src, pub, cfg, quietLogger())
+	r := newRelay(t, src, pub, cfg, quietLogger())
 	stop := start(t, r)
 	<-pub.started
 	defer close(pub.block)
@@ -399,7 +399,7 @@ func TestRelayStopGivesUpOnHungPublishAfterShutdownTimeout(t *testing.T) {
 func TestRelayStopsPublishingWhenLeaseIsLost(t *testing.T) {
 	src := newFakeSource(3)
 	pub := &fakePublisher{}
-	r := outbox.NewRelay(src, pub, fastConfig(), quietLogger())
+	r := newRelay(t, src, pub, fastConfig(), quietLogger())
 	start(t, r)
 	eventually(t, 5*time.Second, "first events", func() bool { return len(pub.versions()) == 3 })
 
@@ -423,7 +423,7 @@ func TestRelayStopsPublishingWhenLeaseIsLost(t *testing.T) {
 func TestRelayStatusShowsLagWhileBrokerIsDown(t *testing.T) {
 	src := newFakeSource(7)
 	pub := &fakePublisher{fail: func(int, []outbox.Event) error { return errors.New("connection refused") }}
-	r := outbox.NewRelay(src, pub, fastConfig(), quietLogger())
+	r := newRelay(t, src, pub, fastConfig(), quietLogger())
 	stop := start(t, r)
 
 	eventually(t, 5*time.Second, "broker-unreachable with the backlog", func() bool {
@@ -449,7 +449,7 @@ func TestRelayWaitsForLease(t *testing.T) {
 	src := newFakeSource(1)
 	<-src.leaseFree // another instance holds it
 	pub := &fakePublisher{}
-	r := outbox.NewRelay(src, pub, fastConfig(), quietLogger())
+	r := newRelay(t, src, pub, fastConfig(), quietLogger())
 	stop := start(t, r)
 	eventually(t, time.Second, "waiting-for-lease", func() bool { return r.Status().State == outbox.StateWaitingForLease })
 	if err := stop(); err != nil {
@@ -465,3 +465,13 @@ var (
 	_ outbox.Source    = (*fakeSource)(nil)
 	_ outbox.Publisher = (*fakePublisher)(nil)
 )
+
+// newRelay is outbox.NewRelay for a configuration the test knows is valid.
+func newRelay(t *testing.T, src outbox.Source, pub outbox.Publisher, cfg outbox.RelayConfig, logger *slog.Logger) *outbox.Relay {
+	t.Helper()
+	r, err := outbox.NewRelay(src, pub, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

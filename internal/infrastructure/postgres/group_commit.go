@@ -73,14 +73,42 @@ type GroupCommitConfig struct {
 	Window time.Duration
 }
 
-// defaultGroupCommit is what NewStore uses unless told otherwise: batches of
-// up to 32, 2 in flight, no window. Measured on 2 cores (docs/BENCHMARKS.md):
-// 2 flushers keep PostgreSQL's two cores busy while commits queue into
-// batches behind them. Read-only: options copy it.
-var defaultGroupCommit = GroupCommitConfig{MaxBatch: 32, Flushers: 2}
+// DefaultGroupCommitConfig is what NewStore uses unless told otherwise:
+// batches of up to 32, 2 in flight, no window. Measured on 2 cores
+// (docs/BENCHMARKS.md): 2 flushers keep PostgreSQL's two cores busy while
+// commits queue into batches behind them.
+func DefaultGroupCommitConfig() GroupCommitConfig {
+	return GroupCommitConfig{MaxBatch: 32, Flushers: 2}
+}
 
-// maxGroupCommit is PostgreSQL's PGPROC_MAX_CACHED_SUBXIDS.
-const maxGroupCommit = 64
+// MaxGroupCommit bounds GroupCommitConfig.MaxBatch: PostgreSQL's
+// PGPROC_MAX_CACHED_SUBXIDS.
+const MaxGroupCommit = 64
+
+// Validate refuses settings no deployment means: negative sizes or window,
+// batches above MaxGroupCommit. Zero fields keep the defaults.
+func (c GroupCommitConfig) Validate() error {
+	errs := batching(c.MaxBatch, MaxGroupCommit, c.Flushers)
+	if c.Window < 0 {
+		errs = append(errs, fmt.Errorf("window %s: must not be negative", c.Window))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("group commit config: %w", err)
+	}
+	return nil
+}
+
+// batching judges the settings group commit and grouped reads share.
+func batching(maxBatch, limit, flushers int) []error {
+	var errs []error
+	if maxBatch < 0 || maxBatch > limit {
+		errs = append(errs, fmt.Errorf("max batch %d: want 1 to %d (0 for the default)", maxBatch, limit))
+	}
+	if flushers < 0 {
+		errs = append(errs, fmt.Errorf("flushers %d: must not be negative", flushers))
+	}
+	return errs
+}
 
 // Option configures a Store.
 type Option func(*storeOptions)
@@ -91,8 +119,9 @@ type storeOptions struct {
 }
 
 // WithGroupCommit sets how concurrent Appends share transactions. Fields
-// left zero keep the defaults (MaxBatch 32, Flushers 2, Window 0);
-// MaxBatch 1 turns group commit off.
+// left zero keep the defaults (DefaultGroupCommitConfig); MaxBatch 1 turns
+// group commit off. cfg should pass Validate: NewStore cannot fail, so
+// out-of-range values are clamped to the nearest valid one.
 func WithGroupCommit(cfg GroupCommitConfig) Option {
 	return func(o *storeOptions) {
 		if cfg.MaxBatch != 0 {
@@ -148,7 +177,7 @@ type member struct {
 }
 
 func newGroupCommitter(s *Store, cfg GroupCommitConfig) *groupCommitter {
-	cfg.MaxBatch = min(max(cfg.MaxBatch, 1), maxGroupCommit)
+	cfg.MaxBatch = min(max(cfg.MaxBatch, 1), MaxGroupCommit)
 	if cfg.MaxBatch == 1 {
 		return nil
 	}
@@ -222,7 +251,7 @@ var (
 )
 
 func savepointStatements(prefix string) []string {
-	out := make([]string, maxGroupCommit)
+	out := make([]string, MaxGroupCommit)
 	for i := range out {
 		out[i] = prefix + strconv.Itoa(i)
 	}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -34,12 +35,29 @@ type GroupReadConfig struct {
 	Flushers int
 }
 
-// defaultGroupReads is what NewStore uses unless told otherwise: up to 64
-// calls per round trip, 2 round trips in flight per kind. Read-only.
-var defaultGroupReads = GroupReadConfig{MaxBatch: 64, Flushers: 2}
+// DefaultGroupReadConfig is what NewStore uses unless told otherwise: up to
+// 64 calls per round trip, 2 round trips in flight per kind.
+func DefaultGroupReadConfig() GroupReadConfig {
+	return GroupReadConfig{MaxBatch: 64, Flushers: 2}
+}
+
+// MaxGroupRead bounds GroupReadConfig.MaxBatch: far above any useful batch
+// (the default is 64), it catches a misplaced digit.
+const MaxGroupRead = 1000
+
+// Validate refuses settings no deployment means: negative sizes, batches
+// above MaxGroupRead. Zero fields keep the defaults.
+func (c GroupReadConfig) Validate() error {
+	if err := errors.Join(batching(c.MaxBatch, MaxGroupRead, c.Flushers)...); err != nil {
+		return fmt.Errorf("group read config: %w", err)
+	}
+	return nil
+}
 
 // WithGroupReads sets how concurrent reads share round trips. Fields left
-// zero keep the defaults (MaxBatch 64, Flushers 2); MaxBatch 1 turns it off.
+// zero keep the defaults (DefaultGroupReadConfig); MaxBatch 1 turns it off.
+// cfg should pass Validate: NewStore cannot fail, so out-of-range values
+// are clamped to the nearest valid one.
 func WithGroupReads(cfg GroupReadConfig) Option {
 	return func(o *storeOptions) {
 		if cfg.MaxBatch != 0 {
@@ -116,6 +134,7 @@ func newGroupReads(s *Store, cfg GroupReadConfig) *groupReads {
 	if cfg.MaxBatch <= 1 {
 		return nil
 	}
+	cfg.MaxBatch = min(cfg.MaxBatch, MaxGroupRead)
 	r := &groupReads{store: s}
 	r.orders = newBatchQueue(cfg.MaxBatch, cfg.Flushers, 0, r.flushOrders, func(c *orderCall) bool {
 		return c.ctx.Err() != nil // its caller has returned already

@@ -24,10 +24,11 @@ type Store struct {
 }
 
 // NewStore returns a store on the pool. The pool stays the caller's to close.
-// Concurrent Appends share transactions (defaultGroupCommit) and concurrent
-// reads share round trips (defaultGroupReads) unless options say otherwise.
+// Concurrent Appends share transactions (DefaultGroupCommitConfig) and
+// concurrent reads share round trips (DefaultGroupReadConfig) unless options
+// say otherwise.
 func NewStore(pool *pgxpool.Pool, opts ...Option) *Store {
-	o := storeOptions{commits: defaultGroupCommit, reads: defaultGroupReads}
+	o := storeOptions{commits: DefaultGroupCommitConfig(), reads: DefaultGroupReadConfig()}
 	for _, opt := range opts {
 		opt(&o)
 	}

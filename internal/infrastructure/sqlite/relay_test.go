@@ -31,7 +31,10 @@ func TestRelayIsWokenByCommits(t *testing.T) {
 	s, _ := openTestStore(t)
 	f := newFixture(t)
 	pub := chanPublisher{out: make(chan outbox.Event, 16)}
-	relay := outbox.NewRelay(s, pub, outbox.RelayConfig{PollInterval: time.Hour}, slog.New(slog.DiscardHandler))
+	relay, err := outbox.NewRelay(s, pub, outbox.RelayConfig{PollInterval: time.Hour}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, stop := context.WithCancel(t.Context())
 	stopped := make(chan error, 1)
 	go func() { stopped <- relay.Run(ctx) }()

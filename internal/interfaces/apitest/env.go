@@ -52,9 +52,13 @@ func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
 	env := &Env{Store: NewFaults(), Health: health.NewServer(), Logs: &Logs{}}
 	logger := slog.New(slog.NewJSONHandler(env.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	commands := application.NewCommands(env.Store, env.Store, system.Clock{}, system.UUIDv7{},
+	app, err := application.NewService(
+		application.Ports{Events: env.Store, Requests: env.Store, Read: env.Store, Clock: system.Clock{}, IDs: system.UUIDv7{}},
 		application.CommandsConfig{Origin: application.Origin{ServiceName: "order-service", CellID: "cell-test"}, MaxAttempts: 3})
-	svc := grpcapi.NewService(commands, application.NewQueries(env.Store))
+	if err != nil {
+		t.Fatalf("application: %v", err)
+	}
+	svc := grpcapi.NewService(app)
 	if opts.GRPC.Authenticator == nil {
 		opts.GRPC.Authenticator = TokenAuthenticator{}
 	}

@@ -33,7 +33,15 @@ const (
 // keepaliveMinTime is how often clients may ping; more often earns a GOAWAY.
 const keepaliveMinTime = 10 * time.Second
 
-// ServerConfig tunes the gRPC server. Zero values take the defaults above.
+// Bounds of ServerConfig.
+const (
+	MinMaxRecvMsgSize       = 4 << 10
+	MaxMaxRecvMsgSize       = 64 << 20
+	MaxMaxConcurrentStreams = 100_000
+)
+
+// ServerConfig tunes the gRPC server. Zero values take the values of
+// DefaultServerConfig.
 type ServerConfig struct {
 	// Authenticator identifies callers; required (AllowAnonymous switches
 	// authentication off explicitly).
@@ -74,16 +82,61 @@ type ServerConfig struct {
 	MetricsStream grpc.StreamServerInterceptor
 }
 
+// DefaultServerConfig is the configuration zero fields fall back to (no
+// authenticator: that one has no default).
+func DefaultServerConfig() ServerConfig {
+	return ServerConfig{
+		DefaultTimeout: DefaultTimeout, MaxTimeout: DefaultMaxTimeout,
+		MaxRecvMsgSize: DefaultMaxRecvMsgSize, MaxConcurrentStreams: DefaultMaxConcurrentStreams,
+		MaxConnectionIdle: DefaultMaxConnectionIdle, MaxConnectionAge: DefaultMaxConnectionAge,
+		KeepaliveTime: DefaultKeepaliveTime, KeepaliveTimeout: DefaultKeepaliveTimeout,
+	}
+}
+
+// Validate refuses settings no deployment means: negative durations or
+// sizes, a message limit outside MinMaxRecvMsgSize..MaxMaxRecvMsgSize, more
+// than MaxMaxConcurrentStreams streams, a default timeout above the maximum
+// (zero fields count as their defaults). It does not look at the
+// Authenticator, which NewServer requires.
+func (c ServerConfig) Validate() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"default timeout", c.DefaultTimeout}, {"max timeout", c.MaxTimeout},
+		{"max connection idle", c.MaxConnectionIdle}, {"max connection age", c.MaxConnectionAge},
+		{"keepalive time", c.KeepaliveTime}, {"keepalive timeout", c.KeepaliveTimeout},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %s: must not be negative", d.name, d.v))
+		}
+	}
+	if n := c.MaxRecvMsgSize; n != 0 && (n < MinMaxRecvMsgSize || n > MaxMaxRecvMsgSize) {
+		errs = append(errs, fmt.Errorf("max message size %d: want %d to %d bytes (0 for the default)", n, MinMaxRecvMsgSize, MaxMaxRecvMsgSize))
+	}
+	if c.MaxConcurrentStreams > MaxMaxConcurrentStreams {
+		errs = append(errs, fmt.Errorf("max concurrent streams %d: want at most %d", c.MaxConcurrentStreams, MaxMaxConcurrentStreams))
+	}
+	if d := c.withDefaults(); d.DefaultTimeout > d.MaxTimeout {
+		errs = append(errs, fmt.Errorf("default timeout %s is above max timeout %s", d.DefaultTimeout, d.MaxTimeout))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("grpc server config: %w", err)
+	}
+	return nil
+}
+
 func (c ServerConfig) withDefaults() ServerConfig {
-	setDefault(&c.DefaultTimeout, DefaultTimeout)
-	setDefault(&c.MaxTimeout, DefaultMaxTimeout)
-	setDefault(&c.MaxRecvMsgSize, DefaultMaxRecvMsgSize)
-	setDefault(&c.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
-	setDefault(&c.MaxConnectionIdle, DefaultMaxConnectionIdle)
-	setDefault(&c.MaxConnectionAge, DefaultMaxConnectionAge)
-	setDefault(&c.KeepaliveTime, DefaultKeepaliveTime)
-	setDefault(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
-	c.DefaultTimeout = min(c.DefaultTimeout, c.MaxTimeout) // the cap holds for the default too
+	d := DefaultServerConfig()
+	setDefault(&c.DefaultTimeout, d.DefaultTimeout)
+	setDefault(&c.MaxTimeout, d.MaxTimeout)
+	setDefault(&c.MaxRecvMsgSize, d.MaxRecvMsgSize)
+	setDefault(&c.MaxConcurrentStreams, d.MaxConcurrentStreams)
+	setDefault(&c.MaxConnectionIdle, d.MaxConnectionIdle)
+	setDefault(&c.MaxConnectionAge, d.MaxConnectionAge)
+	setDefault(&c.KeepaliveTime, d.KeepaliveTime)
+	setDefault(&c.KeepaliveTimeout, d.KeepaliveTimeout)
 	return c
 }
 
@@ -100,6 +153,9 @@ func setDefault[T int | uint32 | time.Duration](v *T, def T) {
 func NewServer(svc *Service, cfg ServerConfig, logger *slog.Logger, healthSrv *health.Server) (*grpc.Server, error) {
 	if cfg.Authenticator == nil {
 		return nil, errors.New("grpc server: no authenticator configured (use AllowAnonymous to switch authentication off)")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if logger == nil {
 		logger = slog.Default()

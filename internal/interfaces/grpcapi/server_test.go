@@ -172,7 +172,7 @@ func TestHealthAndReflection(t *testing.T) {
 }
 
 func TestNewServerNeedsAnAuthenticator(t *testing.T) {
-	svc := grpcapi.NewService(nil, nil)
+	svc := grpcapi.NewService(nil)
 	if _, err := grpcapi.NewServer(svc, grpcapi.ServerConfig{}, nil, nil); err == nil {
 		t.Fatal("a server without authenticator was built")
 	}
@@ -182,8 +182,11 @@ func TestNewServerNeedsAnAuthenticator(t *testing.T) {
 // authentication interceptor: it must not run commands for nobody.
 func TestServiceRefusesCallsWithoutActor(t *testing.T) {
 	store := memory.New()
-	commands := application.NewCommands(store, store, system.Clock{}, system.UUIDv7{}, application.CommandsConfig{})
-	svc := grpcapi.NewService(commands, application.NewQueries(store))
+	app, err := application.NewService(application.Ports{Events: store, Requests: store, Read: store, Clock: system.Clock{}, IDs: system.UUIDv7{}}, application.CommandsConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := grpcapi.NewService(app)
 	if _, err := svc.CreateOrder(t.Context(), newOrder("u1")); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("CreateOrder without actor = %v, want UNAUTHENTICATED", err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	orderv1 "github.com/acme/order-service/gen/order/v1"
 	"github.com/acme/order-service/internal/application"
-	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/protomap"
 )
 
@@ -18,43 +17,14 @@ import (
 type Service struct {
 	orderv1.UnimplementedOrderServiceServer
 
-	commands Commands
-	queries  Queries
+	app *application.Service
 }
 
 var _ orderv1.OrderServiceServer = (*Service)(nil)
 
-// Commands is the application's command side as the service calls it:
-// *application.Commands, or a decorator around it (tracing, metrics).
-type Commands interface {
-	CreateOrder(context.Context, application.CreateOrder) (order.Snapshot, error)
-	AddOrderItem(context.Context, application.AddOrderItem) (order.Snapshot, error)
-	RemoveOrderItem(context.Context, application.RemoveOrderItem) (order.Snapshot, error)
-	ChangeOrderItemQuantity(context.Context, application.ChangeOrderItemQuantity) (order.Snapshot, error)
-	ChangeShippingAddress(context.Context, application.ChangeShippingAddress) (order.Snapshot, error)
-	ConfirmOrder(context.Context, application.ConfirmOrder) (order.Snapshot, error)
-	PayOrder(context.Context, application.PayOrder) (order.Snapshot, error)
-	ShipOrder(context.Context, application.ShipOrder) (order.Snapshot, error)
-	DeliverOrder(context.Context, application.DeliverOrder) (order.Snapshot, error)
-	CancelOrder(context.Context, application.CancelOrder) (order.Snapshot, error)
-}
-
-// Queries is the application's query side as the service calls it:
-// *application.Queries, or a decorator around it.
-type Queries interface {
-	GetOrder(ctx context.Context, actor application.Actor, orderID string) (order.Snapshot, error)
-	ListOrders(context.Context, application.ListOrders) (application.OrderPage, error)
-	ListOrderEvents(context.Context, application.ListOrderEvents) (application.EventPage, error)
-}
-
-var (
-	_ Commands = (*application.Commands)(nil)
-	_ Queries  = (*application.Queries)(nil)
-)
-
-// NewService wires the service to the application.
-func NewService(commands Commands, queries Queries) *Service {
-	return &Service{commands: commands, queries: queries}
+// NewService wires the service to the application's handlers.
+func NewService(app *application.Service) *Service {
+	return &Service{app: app}
 }
 
 // actor is the authenticated caller. A missing actor means the service runs
@@ -100,7 +70,7 @@ func (s *Service) CreateOrder(ctx context.Context, req *orderv1.CreateOrderReque
 	for i, it := range req.GetItems() {
 		items[i] = newItem(it)
 	}
-	snap, err := s.commands.CreateOrder(ctx, application.CreateOrder{
+	snap, err := s.app.CreateOrder.Handle(ctx, application.CreateOrder{
 		Meta: m, UserID: req.GetUserId(), Items: items,
 		ShippingAddress: req.GetShippingAddress(), Currency: req.GetCurrency(),
 	})
@@ -116,7 +86,7 @@ func (s *Service) GetOrder(ctx context.Context, req *orderv1.GetOrderRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.queries.GetOrder(ctx, a, req.GetOrderId())
+	snap, err := s.app.GetOrder.Handle(ctx, application.GetOrder{Actor: a, OrderID: req.GetOrderId()})
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +103,7 @@ func (s *Service) ListOrders(ctx context.Context, req *orderv1.ListOrdersRequest
 	if err != nil {
 		return nil, err
 	}
-	page, err := s.queries.ListOrders(ctx, application.ListOrders{
+	page, err := s.app.ListOrders.Handle(ctx, application.ListOrders{
 		Actor: a, UserID: req.GetUserId(), Status: statusFilter,
 		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
 	})
@@ -162,7 +132,7 @@ func (s *Service) AddOrderItem(ctx context.Context, req *orderv1.AddOrderItemReq
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.commands.AddOrderItem(ctx, application.AddOrderItem{Meta: m, OrderID: req.GetOrderId(), Item: newItem(req.GetItem())})
+	snap, err := s.app.AddOrderItem.Handle(ctx, application.AddOrderItem{Meta: m, OrderID: req.GetOrderId(), Item: newItem(req.GetItem())})
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +145,7 @@ func (s *Service) RemoveOrderItem(ctx context.Context, req *orderv1.RemoveOrderI
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.commands.RemoveOrderItem(ctx, application.RemoveOrderItem{Meta: m, OrderID: req.GetOrderId(), ProductID: req.GetProductId()})
+	snap, err := s.app.RemoveOrderItem.Handle(ctx, application.RemoveOrderItem{Meta: m, OrderID: req.GetOrderId(), ProductID: req.GetProductId()})
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +158,7 @@ func (s *Service) ChangeOrderItemQuantity(ctx context.Context, req *orderv1.Chan
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.commands.ChangeOrderItemQuantity(ctx, application.ChangeOrderItemQuantity{
+	snap, err := s.app.ChangeOrderItemQuantity.Handle(ctx, application.ChangeOrderItemQuantity{
 		Meta: m, OrderID: req.GetOrderId(), ProductID: req.GetProductId(), Quantity: int64(req.GetQuantity()),
 	})
 	if err != nil {
@@ -203,7 +173,7 @@ func (s *Service) ChangeShippingAddress(ctx context.Context, req *orderv1.Change
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.commands.ChangeShippingAddress(ctx, application.ChangeShippingAddress{
+	snap, err := s.app.ChangeShippingAddress.Handle(ctx, application.ChangeShippingAddress{
 		Meta: m, OrderID: req.GetOrderId(), ShippingAddress: req.GetShippingAddress(),
 	})
 	if err != nil {
@@ -218,7 +188,7 @@ func (s *Service) ConfirmOrder(ctx context.Context, req *orderv1.ConfirmOrderReq
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.commands.ConfirmOrder(ctx, application.ConfirmOrder{Meta: m, OrderID: req.GetOrderId()})
+	snap, err := s.app.ConfirmOrder.Handle(ctx, application.ConfirmOrder{Meta: m, OrderID: req.GetOrderId()})
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +201,7 @@ func (s *Service) PayOrder(ctx context.Context, req *orderv1.PayOrderRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.commands.PayOrder(ctx, application.PayOrder{
+	snap, err := s.app.PayOrder.Handle(ctx, application.PayOrder{
 		Meta: m, OrderID: req.GetOrderId(), Amount: req.GetAmount(),
 		Currency: req.GetCurrency(), PaymentReference: req.GetPaymentReference(),
 	})
@@ -247,7 +217,7 @@ func (s *Service) ShipOrder(ctx context.Context, req *orderv1.ShipOrderRequest) 
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.commands.ShipOrder(ctx, application.ShipOrder{
+	snap, err := s.app.ShipOrder.Handle(ctx, application.ShipOrder{
 		Meta: m, OrderID: req.GetOrderId(), Carrier: req.GetCarrier(), TrackingNumber: req.GetTrackingNumber(),
 	})
 	if err != nil {
@@ -262,7 +232,7 @@ func (s *Service) DeliverOrder(ctx context.Context, req *orderv1.DeliverOrderReq
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.commands.DeliverOrder(ctx, application.DeliverOrder{Meta: m, OrderID: req.GetOrderId()})
+	snap, err := s.app.DeliverOrder.Handle(ctx, application.DeliverOrder{Meta: m, OrderID: req.GetOrderId()})
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +245,7 @@ func (s *Service) CancelOrder(ctx context.Context, req *orderv1.CancelOrderReque
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.commands.CancelOrder(ctx, application.CancelOrder{Meta: m, OrderID: req.GetOrderId(), Reason: req.GetReason()})
+	snap, err := s.app.CancelOrder.Handle(ctx, application.CancelOrder{Meta: m, OrderID: req.GetOrderId(), Reason: req.GetReason()})
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +258,7 @@ func (s *Service) ListOrderEvents(ctx context.Context, req *orderv1.ListOrderEve
 	if err != nil {
 		return nil, err
 	}
-	page, err := s.queries.ListOrderEvents(ctx, application.ListOrderEvents{
+	page, err := s.app.ListOrderEvents.Handle(ctx, application.ListOrderEvents{
 		Actor: a, OrderID: req.GetOrderId(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
 	})
 	if err != nil {
