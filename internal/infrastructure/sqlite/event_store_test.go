@@ -36,7 +36,7 @@ func TestFailedAppendLeavesNothing(t *testing.T) {
 		commit application.Commit
 		check  func(error) bool
 	}{
-		// Fails on the last statement, after events and projection were written.
+		// Fails on the first statement, the request id.
 		{"duplicate request id", f.commit(f.newOrder("user-1"), 0, "req-1"), func(err error) bool {
 			return errors.Is(err, application.ErrDuplicateRequest)
 		}},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/domain/order"
+	"github.com/acme/order-service/internal/infrastructure/eventlog"
 	"github.com/acme/order-service/internal/infrastructure/outbox"
 )
 
@@ -127,9 +128,9 @@ func TestReadAfterNeverSkipsALateCommit(t *testing.T) {
 	slowDone, fastDone := make(chan error, 1), make(chan error, 1)
 	go func() {
 		slowDone <- s.write(ctx, func(tx *sql.Tx) error {
-			records, err := encodeCommit(slow)
+			p, err := eventlog.Prepare(slow)
 			if err == nil {
-				err = appendCommit(ctx, tx, slow, records)
+				err = appendCommit(ctx, tx, p)
 			}
 			close(inside)
 			<-release
