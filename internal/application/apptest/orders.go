@@ -75,22 +75,29 @@ func Metadata(actor, requestID string) application.EventMetadata {
 }
 
 // Commit packs the order's pending events after version from into a commit
-// decided at that version, as the command handlers do; with a request id it
-// carries an idempotency record (scope: the order's user, Fingerprint,
-// created at Now).
+// decided at that version, as the command handlers do (see NewCommit); an
+// idempotency record is created at Now.
 func (f *Orders) Commit(o *order.Order, from int, requestID string) application.Commit {
+	return NewCommit(o, from, requestID, f.ids, f.now)
+}
+
+// NewCommit packs the order's pending events after version from into a
+// commit decided at that version, with event ids from ids and Metadata.
+// With a request id it carries an idempotency record: scope the order's
+// user, Fingerprint, created at createdAt.
+func NewCommit(o *order.Order, from int, requestID string, ids application.IDSource, createdAt time.Time) application.Commit {
 	pending := o.PendingEvents()
 	first := o.Version() - len(pending) // the version the order was loaded at
 	md := Metadata(string(o.UserID()), requestID)
 	events := make([]application.RecordedEvent, 0, len(pending))
 	for _, e := range pending[from-first:] {
-		events = append(events, application.RecordedEvent{ID: f.ID(), Event: e, Metadata: md})
+		events = append(events, application.RecordedEvent{ID: ids.NewID(), Event: e, Metadata: md})
 	}
 	c := application.Commit{OrderID: o.ID(), ExpectedVersion: from, Events: events, State: o.Snapshot()}
 	if requestID != "" {
 		c.Idempotency = &application.IdempotencyRecord{
 			Scope: string(o.UserID()), RequestID: requestID, Fingerprint: Fingerprint,
-			OrderID: o.ID(), Version: o.Version(), CreatedAt: f.now,
+			OrderID: o.ID(), Version: o.Version(), CreatedAt: createdAt,
 		}
 	}
 	return c

@@ -24,9 +24,8 @@ const (
 	commitSQL = `COMMIT`
 )
 
-// The idempotency record goes first: a concurrent duplicate of the same
-// request then waits on its key and reports ErrDuplicateRequest (so it
-// replays the original result) rather than a version conflict.
+// insertRequestSQL is the first statement of a commit (application.CommitPlan
+// says why): a concurrent duplicate then waits on the key.
 const insertRequestSQL = `
 INSERT INTO idempotency_keys (scope, request_id, fingerprint, order_id, version, created_at)
 VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()))`

@@ -70,18 +70,18 @@ func TestNotificationsFireAfterEachCommit(t *testing.T) {
 	notes := s.Notifications(ctx)
 	requireNoSignal(t, notes, "before any Append")
 
-	o := f.newOrder("user-1")
-	must(t, s.Append(t.Context(), f.commit(o, 0, "")))
+	o := f.NewOrder("user-1")
+	must(t, s.Append(t.Context(), f.Commit(o, 0, "")))
 	requireSignal(t, notes, "after an Append")
 
 	var conflict *order.ConcurrencyError
-	if err := s.Append(t.Context(), f.commit(o, 0, "")); !errors.As(err, &conflict) {
+	if err := s.Append(t.Context(), f.Commit(o, 0, "")); !errors.As(err, &conflict) {
 		t.Fatalf("re-appending version 1: error = %v, want a conflict", err)
 	}
 	requireNoSignal(t, notes, "after a failed Append")
 
 	for range 3 {
-		must(t, s.Append(t.Context(), f.commit(f.newOrder("user-1"), 0, "")))
+		must(t, s.Append(t.Context(), f.Commit(f.NewOrder("user-1"), 0, "")))
 	}
 	requireSignal(t, notes, "after three Appends")
 	requireNoSignal(t, notes, "once the pending signal was taken (signals coalesce)")
