@@ -22,7 +22,7 @@ func TestFailedAppendLeavesNothing(t *testing.T) {
 	must(t, s.Append(ctx, f.Commit(existing, 0, "req-1")))
 
 	dupItems := f.NewOrder("user-1")
-	brokenState := f.Commit(dupItems, 0, "")
+	brokenState := f.Commit(dupItems, 0, "req-broken") // its request id is written first, then undone
 	brokenState.State.Items = append(brokenState.State.Items, brokenState.State.Items[0])
 
 	ahead := f.NewOrder("user-1")
