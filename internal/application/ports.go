@@ -13,10 +13,12 @@ import (
 type EventStore interface {
 	// Load returns one order's events in version order, or order.ErrNotFound.
 	Load(ctx context.Context, id order.ID) ([]order.Event, error)
-	// Append writes a commit atomically: all of it or nothing. When another
-	// writer got there first it returns *order.ConcurrencyError; when the
-	// commit's request id was recorded by a concurrent duplicate, it returns
-	// ErrDuplicateRequest.
+	// Append writes a commit atomically, all of it or nothing, as its
+	// CommitPlan lays down. When another writer got there first it returns
+	// *order.ConcurrencyError; when the commit's request id was recorded by a
+	// concurrent duplicate, it returns ErrDuplicateRequest (even if the
+	// duplicate also moved the order); a commit whose parts disagree it
+	// refuses with ErrInvalidCommit.
 	Append(ctx context.Context, c Commit) error
 }
 

@@ -1,6 +1,7 @@
 // Package apptest holds deterministic test doubles for the application's
 // Clock and IDSource ports, shared by the tests, fuzz targets and benchmarks
-// that drive application.Commands.
+// that drive application.Commands, and Orders, the one builder of orders and
+// commits for the tests below the command handlers.
 package apptest
 
 import (

@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/application/apptest"
 	"github.com/acme/order-service/internal/domain/order"
 )
 
@@ -34,6 +36,10 @@ func Run(t *testing.T, newPorts func(t *testing.T) Ports) {
 		{"projection follows every commit", projectionFollowsCommits},
 		{"stale expected version writes nothing", staleVersionWritesNothing},
 		{"duplicate request id writes nothing", duplicateRequestWritesNothing},
+		{"duplicate request id wins over a version conflict", duplicateBeforeConflict},
+		{"concurrent duplicates of a request: one wins, the others are duplicates", concurrentDuplicatesOneWins},
+		{"invalid commit is refused and writes nothing", invalidCommitWritesNothing},
+		{"lines are rewritten only by commits that change them", linesOnlyRewrittenWhenChanged},
 		{"concurrent appends at one version: one wins", concurrentAppendsOneWins},
 		{"list orders newest first with status filter and cursor", listOrders},
 		{"list order events pages the history", listOrderEvents},
@@ -46,77 +52,13 @@ func Run(t *testing.T, newPorts func(t *testing.T) Ports) {
 	}
 }
 
-// fixture builds orders and commits with deterministic ids and times.
-type fixture struct {
-	t   *testing.T
-	seq uint32
-	now time.Time
-}
-
-func newFixture(t *testing.T) *fixture {
-	return &fixture{t: t, now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-}
-
-func (f *fixture) id() order.ID {
-	f.seq++
-	var id order.ID
-	id[0], id[1], id[2], id[3] = byte(f.seq>>24), byte(f.seq>>16), byte(f.seq>>8), byte(f.seq)
-	id[6], id[8] = 0x70, 0x80 // a well-formed version-7 UUID
-	return id
-}
-
-func (f *fixture) tick() time.Time {
-	f.now = f.now.Add(1500 * time.Microsecond)
-	return f.now
-}
-
-func (f *fixture) item(product string, qty int64, price string) order.LineItem {
-	f.t.Helper()
-	p, err := order.ParseMoney("unit_price", price, "EUR")
-	must(f.t, err)
-	it, err := order.NewLineItem(f.id(), product, "Product "+product, qty, p)
-	must(f.t, err)
-	return it
-}
-
-func (f *fixture) newOrder(user string) *order.Order {
-	f.t.Helper()
-	o, err := order.Create(f.id(), order.UserID(user), "EUR", "1 Main St\nSpringfield",
-		[]order.LineItem{f.item("sku-1", 2, "19.99"), f.item("sku-2", 1, "5.00")}, f.tick())
-	must(f.t, err)
-	return o
-}
-
-// commit turns the order's pending events into a commit decided at version
-// `from`, with an optional request id.
-func (f *fixture) commit(o *order.Order, from int, requestID string) application.Commit {
-	pending := o.PendingEvents()
-	events := make([]application.RecordedEvent, 0, len(pending))
-	md := application.EventMetadata{
-		ActorID: string(o.UserID()), RequestID: requestID, CorrelationID: "corr-1", CausationID: "cause-1",
-		TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", ServiceName: "order-service",
-		CellID: "cell-test", SchemaVersion: application.CurrentEventSchemaVersion,
-	}
-	for _, e := range pending[from-(o.Version()-len(pending)):] {
-		events = append(events, application.RecordedEvent{ID: f.id(), Event: e, Metadata: md})
-	}
-	c := application.Commit{OrderID: o.ID(), ExpectedVersion: from, Events: events, State: o.Snapshot()}
-	if requestID != "" {
-		c.Idempotency = &application.IdempotencyRecord{
-			Scope: string(o.UserID()), RequestID: requestID, Fingerprint: application.Fingerprint{1, 2, 3},
-			OrderID: o.ID(), Version: o.Version(), CreatedAt: f.now,
-		}
-	}
-	return c
-}
-
 func appendThenLoad(t *testing.T, p Ports) {
-	f := newFixture(t)
-	o := f.newOrder("user-1")
-	appendOK(t, p, f.commit(o, 0, ""))
-	must(t, o.Confirm(f.tick()))
-	must(t, o.Pay(o.Snapshot().Total, "pay-1", f.tick()))
-	appendOK(t, p, f.commit(o, 1, ""))
+	f := apptest.NewOrders(t, 1)
+	o := f.NewOrder("user-1")
+	appendOK(t, p, f.Commit(o, 0, ""))
+	must(t, o.Confirm(f.Tick()))
+	must(t, o.Pay(o.Snapshot().Total, "pay-1", f.Tick()))
+	appendOK(t, p, f.Commit(o, 1, ""))
 
 	history, err := p.Store.Load(context.Background(), o.ID())
 	must(t, err)
@@ -131,28 +73,28 @@ func appendThenLoad(t *testing.T, p Ports) {
 }
 
 func loadUnknown(t *testing.T, p Ports) {
-	f := newFixture(t)
-	if _, err := p.Store.Load(context.Background(), f.id()); !errors.Is(err, order.ErrNotFound) {
+	f := apptest.NewOrders(t, 1)
+	if _, err := p.Store.Load(context.Background(), f.ID()); !errors.Is(err, order.ErrNotFound) {
 		t.Fatalf("Load(unknown) error = %v, want order.ErrNotFound", err)
 	}
-	if _, err := p.Read.GetOrder(context.Background(), f.id()); !errors.Is(err, order.ErrNotFound) {
+	if _, err := p.Read.GetOrder(context.Background(), f.ID()); !errors.Is(err, order.ErrNotFound) {
 		t.Fatalf("GetOrder(unknown) error = %v, want order.ErrNotFound", err)
 	}
 }
 
 func projectionFollowsCommits(t *testing.T, p Ports) {
-	f := newFixture(t)
-	o := f.newOrder("user-1")
+	f := apptest.NewOrders(t, 1)
+	o := f.NewOrder("user-1")
 	steps := []func() error{
 		func() error { return nil },
-		func() error { return o.AddItem(f.item("sku-3", 3, "0.10"), f.tick()) },
-		func() error { return o.ChangeItemQuantity("sku-1", 7, f.tick()) },
-		func() error { return o.RemoveItem("sku-2", f.tick()) },
-		func() error { return o.ChangeShippingAddress("2 Side Rd", f.tick()) },
-		func() error { return o.Confirm(f.tick()) },
-		func() error { return o.Pay(o.Snapshot().Total, "", f.tick()) },
-		func() error { return o.Ship("DHL", "TRK-1", f.tick()) },
-		func() error { return o.Deliver(f.tick()) },
+		func() error { return o.AddItem(f.Item("sku-3", 3, "0.10"), f.Tick()) },
+		func() error { return o.ChangeItemQuantity("sku-1", 7, f.Tick()) },
+		func() error { return o.RemoveItem("sku-2", f.Tick()) },
+		func() error { return o.ChangeShippingAddress("2 Side Rd", f.Tick()) },
+		func() error { return o.Confirm(f.Tick()) },
+		func() error { return o.Pay(o.Snapshot().Total, "", f.Tick()) },
+		func() error { return o.Ship("DHL", "TRK-1", f.Tick()) },
+		func() error { return o.Deliver(f.Tick()) },
 	}
 	for i, step := range steps {
 		from := o.Version()
@@ -160,7 +102,7 @@ func projectionFollowsCommits(t *testing.T, p Ports) {
 			from = 0
 		}
 		must(t, step())
-		appendOK(t, p, f.commit(o, from, ""))
+		appendOK(t, p, f.Commit(o, from, ""))
 		got, err := p.Read.GetOrder(context.Background(), o.ID())
 		must(t, err)
 		if diff := got.Diff(o.Snapshot()); len(diff) > 0 {
@@ -168,12 +110,12 @@ func projectionFollowsCommits(t *testing.T, p Ports) {
 		}
 	}
 
-	c := f.newOrder("user-2")
-	appendOK(t, p, f.commit(c, 0, ""))
-	must(t, c.Confirm(f.tick()))
-	must(t, c.Pay(c.Snapshot().Total, "ref", f.tick()))
-	must(t, c.Cancel("customer changed their mind", f.tick()))
-	appendOK(t, p, f.commit(c, 1, ""))
+	c := f.NewOrder("user-2")
+	appendOK(t, p, f.Commit(c, 0, ""))
+	must(t, c.Confirm(f.Tick()))
+	must(t, c.Pay(c.Snapshot().Total, "ref", f.Tick()))
+	must(t, c.Cancel("customer changed their mind", f.Tick()))
+	appendOK(t, p, f.Commit(c, 1, ""))
 	got, err := p.Read.GetOrder(context.Background(), c.ID())
 	must(t, err)
 	if diff := got.Diff(c.Snapshot()); len(diff) > 0 {
@@ -182,18 +124,18 @@ func projectionFollowsCommits(t *testing.T, p Ports) {
 }
 
 func staleVersionWritesNothing(t *testing.T, p Ports) {
-	f := newFixture(t)
+	f := apptest.NewOrders(t, 1)
 	ctx := context.Background()
-	o := f.newOrder("user-1")
-	appendOK(t, p, f.commit(o, 0, ""))
-	must(t, o.Confirm(f.tick()))
-	appendOK(t, p, f.commit(o, 1, ""))
+	o := f.NewOrder("user-1")
+	appendOK(t, p, f.Commit(o, 0, ""))
+	must(t, o.Confirm(f.Tick()))
+	appendOK(t, p, f.Commit(o, 1, ""))
 
 	// A writer that decided on version 1 while the order moved to 2.
 	stale, err := order.Rehydrate(mustLoad(t, p, o.ID())[:1])
 	must(t, err)
-	must(t, stale.Cancel("too late", f.tick()))
-	err = p.Store.Append(ctx, f.commit(stale, 1, "req-stale"))
+	must(t, stale.Cancel("too late", f.Tick()))
+	err = p.Store.Append(ctx, f.Commit(stale, 1, "req-stale"))
 	var conflict *order.ConcurrencyError
 	if !errors.As(err, &conflict) {
 		t.Fatalf("Append at a stale version: error = %v, want *order.ConcurrencyError", err)
@@ -215,13 +157,13 @@ func staleVersionWritesNothing(t *testing.T, p Ports) {
 }
 
 func duplicateRequestWritesNothing(t *testing.T, p Ports) {
-	f := newFixture(t)
+	f := apptest.NewOrders(t, 1)
 	ctx := context.Background()
-	first := f.newOrder("user-1")
-	appendOK(t, p, f.commit(first, 0, "req-1"))
+	first := f.NewOrder("user-1")
+	appendOK(t, p, f.Commit(first, 0, "req-1"))
 
-	second := f.newOrder("user-1")
-	err := p.Store.Append(ctx, f.commit(second, 0, "req-1"))
+	second := f.NewOrder("user-1")
+	err := p.Store.Append(ctx, f.Commit(second, 0, "req-1"))
 	if !errors.Is(err, application.ErrDuplicateRequest) {
 		t.Fatalf("second commit with the same request id: error = %v, want ErrDuplicateRequest", err)
 	}
@@ -233,42 +175,171 @@ func duplicateRequestWritesNothing(t *testing.T, p Ports) {
 	}
 	rec, found, err := p.Requests.FindRequest(ctx, "user-1", "req-1")
 	must(t, err)
-	if !found || rec.OrderID != first.ID() || rec.Version != 1 || rec.Fingerprint != (application.Fingerprint{1, 2, 3}) {
+	if !found || rec.OrderID != first.ID() || rec.Version != 1 || rec.Fingerprint != (apptest.Fingerprint) {
 		t.Fatalf("FindRequest = %+v, %v; want the first order at version 1", rec, found)
 	}
 	// The same request id in another scope is another request.
-	third := f.newOrder("user-2")
-	appendOK(t, p, f.commit(third, 0, "req-1"))
+	third := f.NewOrder("user-2")
+	appendOK(t, p, f.Commit(third, 0, "req-1"))
+}
+
+// duplicateBeforeConflict: the request id is checked before the version, so
+// a duplicate of a command that already moved the order is reported as a
+// duplicate (and replays) rather than as a conflict (and retries).
+func duplicateBeforeConflict(t *testing.T, p Ports) {
+	f := apptest.NewOrders(t, 1)
+	ctx := context.Background()
+	o := f.NewOrder("user-1")
+	first := f.Commit(o, 0, "req-create")
+	appendOK(t, p, first)
+	again := f.Commit(o, 0, "req-create") // the same order and version, new event ids
+	if err := p.Store.Append(ctx, again); !errors.Is(err, application.ErrDuplicateRequest) {
+		t.Fatalf("duplicate of the create: error = %v, want ErrDuplicateRequest", err)
+	}
+
+	history := mustLoad(t, p, o.ID())
+	a, b := f.Rehydrate(history), f.Rehydrate(history)
+	must(t, a.ChangeShippingAddress("2 Side Rd", f.Tick()))
+	must(t, b.ChangeShippingAddress("3 Other Rd", f.Tick()))
+	appendOK(t, p, f.Commit(a, 1, "req-move"))
+	if err := p.Store.Append(ctx, f.Commit(b, 1, "req-move")); !errors.Is(err, application.ErrDuplicateRequest) {
+		t.Fatalf("duplicate at a stale version: error = %v, want ErrDuplicateRequest", err)
+	}
+	got, err := p.Read.GetOrder(ctx, o.ID())
+	must(t, err)
+	if got.Version != 2 || got.ShippingAddress != "2 Side Rd" {
+		t.Fatalf("order after the duplicates: version %d at %q, want 2 at the first writer's address", got.Version, got.ShippingAddress)
+	}
+}
+
+// concurrentDuplicatesOneWins races copies of one command (same request id,
+// same order and version): one commits, every other learns it is a
+// duplicate, none that it lost a version race.
+func concurrentDuplicatesOneWins(t *testing.T, p Ports) {
+	confirm := func(w *order.Order, now time.Time, _ int) error { return w.Confirm(now) }
+	raceOneWins(t, p, "req-confirm", confirm, "ErrDuplicateRequest", func(err error) bool {
+		return errors.Is(err, application.ErrDuplicateRequest)
+	})
+}
+
+// invalidCommitWritesNothing: a commit whose parts disagree is a bug of its
+// caller; every store refuses it with ErrInvalidCommit before writing.
+func invalidCommitWritesNothing(t *testing.T, p Ports) {
+	f := apptest.NewOrders(t, 1)
+	ctx := context.Background()
+	valid := func() application.Commit { return f.Commit(f.NewOrder("user-1"), 0, "req-1") }
+	tests := map[string]func(c *application.Commit){
+		"no events":                func(c *application.Commit) { c.Events = nil },
+		"version gap":              func(c *application.Commit) { c.ExpectedVersion = 1 },
+		"event of another order":   func(c *application.Commit) { c.OrderID = f.ID(); c.State.ID = c.OrderID },
+		"state at another version": func(c *application.Commit) { c.State.Version = 2 },
+		"state of another order":   func(c *application.Commit) { c.State.ID = f.ID() },
+		"request of another version": func(c *application.Commit) {
+			c.Idempotency.Version = 2
+		},
+		"unknown schema version": func(c *application.Commit) { c.Events[0].Metadata.SchemaVersion = 99 },
+	}
+	for name, breakIt := range tests {
+		c := valid()
+		breakIt(&c)
+		if err := p.Store.Append(ctx, c); !errors.Is(err, application.ErrInvalidCommit) {
+			t.Fatalf("%s: Append error = %v, want ErrInvalidCommit", name, err)
+		}
+		for _, id := range []order.ID{c.OrderID, c.State.ID} {
+			if _, err := p.Store.Load(ctx, id); !errors.Is(err, order.ErrNotFound) {
+				t.Fatalf("%s: the refused commit wrote events (Load error = %v)", name, err)
+			}
+			if _, err := p.Read.GetOrder(ctx, id); !errors.Is(err, order.ErrNotFound) {
+				t.Fatalf("%s: the refused commit wrote the projection (GetOrder error = %v)", name, err)
+			}
+		}
+		if _, found, err := p.Requests.FindRequest(ctx, "user-1", "req-1"); err != nil || found {
+			t.Fatalf("%s: the refused commit left an idempotency record (found=%v, err=%v)", name, found, err)
+		}
+	}
+}
+
+// linesOnlyRewrittenWhenChanged: the stored lines follow the events that
+// change lines, and no other commit touches them. A commit that changes
+// none but lists the lines in another order shows it: the stored order
+// stays.
+func linesOnlyRewrittenWhenChanged(t *testing.T, p Ports) {
+	f := apptest.NewOrders(t, 1)
+	ctx := context.Background()
+	o := f.NewOrder("user-1")
+	appendOK(t, p, f.Commit(o, 0, ""))
+	stored := o.Snapshot().Items
+
+	must(t, o.ChangeShippingAddress("2 Side Rd", f.Tick()))
+	untouched := f.Commit(o, 1, "")
+	slices.Reverse(untouched.State.Items)
+	appendOK(t, p, untouched)
+	got, err := p.Read.GetOrder(ctx, o.ID())
+	must(t, err)
+	if got.Version != 2 || got.ShippingAddress != "2 Side Rd" || !sameLines(got.Items, stored) {
+		t.Fatalf("after a commit that changes no line: version %d at %q, lines %v; want 2, the new address, the lines as stored %v",
+			got.Version, got.ShippingAddress, lineIDs(got.Items), lineIDs(stored))
+	}
+
+	must(t, o.AddItem(f.Item("sku-3", 1, "1.00"), f.Tick()))
+	appendOK(t, p, f.Commit(o, 2, ""))
+	got, err = p.Read.GetOrder(ctx, o.ID())
+	must(t, err)
+	if diff := got.Diff(o.Snapshot()); len(diff) > 0 || !sameLines(got.Items, o.Snapshot().Items) {
+		t.Fatalf("after adding a line the projection differs: %v (lines %v)", diff, lineIDs(got.Items))
+	}
+}
+
+func sameLines(a, b []order.LineItem) bool {
+	return slices.Equal(lineIDs(a), lineIDs(b))
+}
+
+func lineIDs(items []order.LineItem) []order.ID {
+	out := make([]order.ID, len(items))
+	for i, it := range items {
+		out[i] = it.ID()
+	}
+	return out
 }
 
 func concurrentAppendsOneWins(t *testing.T, p Ports) {
-	f := newFixture(t)
-	o := f.newOrder("user-1")
-	appendOK(t, p, f.commit(o, 0, ""))
-	history := mustLoad(t, p, o.ID())
+	move := func(w *order.Order, now time.Time, i int) error {
+		return w.ChangeShippingAddress(order.ShippingAddress(fmt.Sprintf("%d Race Rd", i)), now)
+	}
+	raceOneWins(t, p, "", move, "*order.ConcurrencyError", func(err error) bool {
+		var conflict *order.ConcurrencyError
+		return errors.As(err, &conflict)
+	})
+}
 
-	const writers = 8
-	commits := make([]application.Commit, writers)
+// raceOneWins has writers decide on a new order at version 1 and append
+// their commits (with the request id, if any) all at once; exactly one may
+// win, every other must lose as lost says.
+func raceOneWins(t *testing.T, p Ports, requestID string, decide func(w *order.Order, now time.Time, i int) error, want string, lost func(error) bool) {
+	t.Helper()
+	f := apptest.NewOrders(t, 1)
+	o := f.NewOrder("user-1")
+	appendOK(t, p, f.Commit(o, 0, ""))
+	history := mustLoad(t, p, o.ID())
+	commits := make([]application.Commit, 8)
 	for i := range commits {
-		w, err := order.Rehydrate(history)
-		must(t, err)
-		must(t, w.ChangeShippingAddress(order.ShippingAddress(fmt.Sprintf("%d Race Rd", i)), f.tick()))
-		commits[i] = f.commit(w, 1, "")
+		w := f.Rehydrate(history)
+		must(t, decide(w, f.Tick(), i))
+		commits[i] = f.Commit(w, 1, requestID)
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, writers)
+	errs := make([]error, len(commits))
 	for i := range commits {
 		wg.Go(func() { errs[i] = p.Store.Append(context.Background(), commits[i]) })
 	}
 	wg.Wait()
 	wins := 0
 	for _, err := range errs {
-		var conflict *order.ConcurrencyError
 		switch {
 		case err == nil:
 			wins++
-		case !errors.As(err, &conflict):
-			t.Fatalf("a losing append failed with %v, want *order.ConcurrencyError", err)
+		case !lost(err):
+			t.Fatalf("a losing append failed with %v, want %s", err, want)
 		}
 	}
 	if wins != 1 {
@@ -280,19 +351,19 @@ func concurrentAppendsOneWins(t *testing.T, p Ports) {
 }
 
 func listOrders(t *testing.T, p Ports) {
-	f := newFixture(t)
+	f := apptest.NewOrders(t, 1)
 	ctx := context.Background()
 	var mine []*order.Order
 	for i := range 7 {
-		o := f.newOrder("user-1")
-		appendOK(t, p, f.commit(o, 0, ""))
+		o := f.NewOrder("user-1")
+		appendOK(t, p, f.Commit(o, 0, ""))
 		if i%3 == 0 {
-			must(t, o.Confirm(f.tick()))
-			appendOK(t, p, f.commit(o, 1, ""))
+			must(t, o.Confirm(f.Tick()))
+			appendOK(t, p, f.Commit(o, 1, ""))
 		}
 		mine = append(mine, o)
-		other := f.newOrder("user-2")
-		appendOK(t, p, f.commit(other, 0, ""))
+		other := f.NewOrder("user-2")
+		appendOK(t, p, f.Commit(other, 0, ""))
 	}
 
 	all, err := p.Read.ListOrders(ctx, application.OrderFilter{UserID: "user-1", Limit: 100})
@@ -324,13 +395,13 @@ func listOrders(t *testing.T, p Ports) {
 }
 
 func listOrderEvents(t *testing.T, p Ports) {
-	f := newFixture(t)
+	f := apptest.NewOrders(t, 1)
 	ctx := context.Background()
-	o := f.newOrder("user-1")
-	appendOK(t, p, f.commit(o, 0, "req-create"))
-	must(t, o.Confirm(f.tick()))
-	must(t, o.Cancel("out of stock", f.tick()))
-	appendOK(t, p, f.commit(o, 1, ""))
+	o := f.NewOrder("user-1")
+	appendOK(t, p, f.Commit(o, 0, "req-create"))
+	must(t, o.Confirm(f.Tick()))
+	must(t, o.Cancel("out of stock", f.Tick()))
+	appendOK(t, p, f.Commit(o, 1, ""))
 
 	events, err := p.Read.ListOrderEvents(ctx, o.ID(), 0, 10)
 	must(t, err)
@@ -371,14 +442,14 @@ func listOrderEvents(t *testing.T, p Ports) {
 }
 
 func idempotencyRecords(t *testing.T, p Ports) {
-	f := newFixture(t)
+	f := apptest.NewOrders(t, 1)
 	ctx := context.Background()
-	old := f.newOrder("user-1")
-	appendOK(t, p, f.commit(old, 0, "req-old"))
-	cutoff := f.tick()
-	f.tick()
-	fresh := f.newOrder("user-1")
-	appendOK(t, p, f.commit(fresh, 0, "req-new"))
+	old := f.NewOrder("user-1")
+	appendOK(t, p, f.Commit(old, 0, "req-old"))
+	cutoff := f.Tick()
+	f.Tick()
+	fresh := f.NewOrder("user-1")
+	appendOK(t, p, f.Commit(fresh, 0, "req-new"))
 
 	n, err := p.Requests.DeleteRequestsBefore(ctx, cutoff)
 	must(t, err)

@@ -15,15 +15,16 @@ import (
 
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/domain/order"
-	"github.com/acme/order-service/internal/protomap"
+	"github.com/acme/order-service/internal/infrastructure/eventlog"
 )
 
-// Store keeps events, projections and idempotency records in maps guarded by
-// one lock, so every Append is atomic.
+// Store keeps event records, projections and idempotency records in maps
+// guarded by one lock, so every Append is atomic. It holds the commits to the
+// same contract as the real adapters (eventlog.Prepare) and decodes its
+// history through the same decoder, so a test on it exercises the encoding.
 type Store struct {
 	mu       sync.RWMutex
 	events   map[order.ID][]application.EventRecord
-	decoded  map[order.ID][]order.Event
 	orders   map[order.ID]order.Snapshot
 	requests map[requestKey]application.IdempotencyRecord
 }
@@ -34,7 +35,6 @@ type requestKey struct{ scope, requestID string }
 func New() *Store {
 	return &Store{
 		events:   make(map[order.ID][]application.EventRecord),
-		decoded:  make(map[order.ID][]order.Event),
 		orders:   make(map[order.ID]order.Snapshot),
 		requests: make(map[requestKey]application.IdempotencyRecord),
 	}
@@ -43,58 +43,52 @@ func New() *Store {
 // Load implements application.EventStore.
 func (s *Store) Load(_ context.Context, id order.ID) ([]order.Event, error) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	events, ok := s.decoded[id]
-	if !ok {
+	records := s.events[id]
+	s.mu.RUnlock()
+	if len(records) == 0 {
 		return nil, order.ErrNotFound
 	}
-	return slices.Clone(events), nil
+	d := eventlog.NewHistoryDecoder(id)
+	events := make([]order.Event, len(records))
+	for i, r := range records {
+		var err error
+		if events[i], err = d.Decode(eventlog.Stored(r)); err != nil {
+			return nil, fmt.Errorf("load order %s: %w", id, err)
+		}
+	}
+	return events, nil
 }
 
-// Append implements application.EventStore.
+// Append implements application.EventStore, in the contract's order: the
+// request id, then the version, then the projection.
 func (s *Store) Append(_ context.Context, c application.Commit) error {
-	records, err := encode(c)
+	p, err := eventlog.Prepare(c)
 	if err != nil {
-		return err
+		return fmt.Errorf("append: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if current := len(s.decoded[c.OrderID]); current != c.ExpectedVersion {
+	key := requestKey{}
+	if r := p.Idempotency; r != nil {
+		key = requestKey{r.Scope, r.RequestID}
+		if _, dup := s.requests[key]; dup {
+			return fmt.Errorf("append order %s: request %q: %w", c.OrderID, r.RequestID, application.ErrDuplicateRequest)
+		}
+	}
+	if current := len(s.events[c.OrderID]); current != c.ExpectedVersion {
 		return &order.ConcurrencyError{OrderID: c.OrderID, ExpectedVersion: c.ExpectedVersion, CurrentVersion: current}
 	}
-	if r := c.Idempotency; r != nil {
-		if _, dup := s.requests[requestKey{r.Scope, r.RequestID}]; dup {
-			return application.ErrDuplicateRequest
-		}
-		s.requests[requestKey{r.Scope, r.RequestID}] = *r
+	if r := p.Idempotency; r != nil {
+		s.requests[key] = *r
 	}
-	for _, e := range c.Events {
-		s.decoded[c.OrderID] = append(s.decoded[c.OrderID], e.Event)
+	// Appending never rewrites the records a reader's slice already holds.
+	s.events[c.OrderID] = append(s.events[c.OrderID], p.Records...)
+	state := c.State.Clone()
+	if !p.ItemsChanged {
+		state.Items = slices.Clone(s.orders[c.OrderID].Items)
 	}
-	s.events[c.OrderID] = append(s.events[c.OrderID], records...)
-	s.orders[c.OrderID] = c.State.Clone()
+	s.orders[c.OrderID] = state
 	return nil
-}
-
-// encode checks the commit's versions and turns its events into history
-// records, as a real store would serialise them.
-func encode(c application.Commit) ([]application.EventRecord, error) {
-	records := make([]application.EventRecord, len(c.Events))
-	for i, e := range c.Events {
-		h := e.Event.Header()
-		if h.OrderID != c.OrderID || h.Version != c.ExpectedVersion+i+1 {
-			return nil, fmt.Errorf("append order %s: event %d has order %s version %d", c.OrderID, i, h.OrderID, h.Version)
-		}
-		data, err := protomap.MarshalEvent(e.Event)
-		if err != nil {
-			return nil, fmt.Errorf("append order %s: %w", c.OrderID, err)
-		}
-		records[i] = application.EventRecord{
-			EventID: e.ID, OrderID: c.OrderID, Type: e.Event.EventType(), Version: h.Version,
-			OccurredAt: h.OccurredAt, Data: data, Metadata: e.Metadata,
-		}
-	}
-	return records, nil
 }
 
 // GetOrder implements application.ReadModel.

@@ -3,7 +3,8 @@
 // moves its checkpoint only after the publisher acknowledged them.
 //
 // The event log is the outbox: there is no second table to keep in step.
-// Stores implement Source; publishers implement Publisher.
+// Stores implement Source, each held to the same contract suite
+// (outbox/sourcetest); publishers implement Publisher.
 package outbox
 
 import (
@@ -15,8 +16,9 @@ import (
 )
 
 // Position is a place in the publish order of the log. PostgreSQL orders by
-// (committing transaction id, global position), see GUIDE §3; SQLite, whose
-// writers are serialised, needs only the position and leaves TxID at 0.
+// (id of the transaction that wrote the event, global position), because
+// positions are taken at insert, not at commit; SQLite, whose writers are
+// serialised, needs only the position and leaves TxID at 0.
 type Position struct {
 	TxID uint64
 	Seq  int64

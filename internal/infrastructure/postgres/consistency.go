@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acme/order-service/internal/domain/order"
+	"github.com/acme/order-service/internal/infrastructure/eventlog"
 )
 
 // MaxReportedProblems caps the problems a ConsistencyReport lists, so a badly
@@ -54,7 +55,7 @@ func (r *ConsistencyReport) add(p ConsistencyProblem) {
 
 const declareEventsCursorSQL = `
 DECLARE consistency_events NO SCROLL CURSOR FOR
-SELECT aggregate_id, event_type, version, timestamp, data FROM order_events
+SELECT aggregate_id, ` + eventColumns + ` FROM order_events
 ORDER BY aggregate_id, version`
 
 const declareOrdersCursorSQL = `
@@ -110,12 +111,12 @@ func CheckConsistency(ctx context.Context, pool *pgxpool.Pool) (ConsistencyRepor
 // storedEvent is a row of the events cursor.
 type storedEvent struct {
 	orderID order.ID
-	eventRow
+	eventlog.StoredEvent
 }
 
 func scanEventRow(row pgx.CollectableRow) (storedEvent, error) {
 	var e storedEvent
-	err := row.Scan(&e.orderID, &e.eventType, &e.version, &e.occurredAt, &e.data)
+	err := row.Scan(append([]any{&e.orderID}, storedEventTargets(&e.StoredEvent)...)...)
 	return e, err
 }
 
@@ -213,7 +214,7 @@ func (c *checker) readHistory(ctx context.Context) error {
 // the state the log replays to.
 func (c *checker) compare(row *orderRow) {
 	id := row.id
-	last := c.history[len(c.history)-1].version
+	last := c.history[len(c.history)-1].Version
 	if row.version != last {
 		c.report.add(ConsistencyProblem{OrderID: id, Problem: fmt.Sprintf("orders.version %d, last event version %d", row.version, last)})
 	}
@@ -237,13 +238,13 @@ func (c *checker) compare(row *orderRow) {
 }
 
 func (c *checker) replay(id order.ID) (order.Snapshot, error) {
-	d := historyDecoder{orderID: id}
-	events := make([]order.Event, len(c.history))
+	rows := make([]eventlog.StoredEvent, len(c.history))
 	for i, e := range c.history {
-		var err error
-		if events[i], err = d.decode(e.eventRow); err != nil {
-			return order.Snapshot{}, err
-		}
+		rows[i] = e.StoredEvent
+	}
+	events, err := eventlog.DecodeHistory(id, rows)
+	if err != nil {
+		return order.Snapshot{}, err
 	}
 	o, err := order.Rehydrate(events)
 	if err != nil {
@@ -257,7 +258,7 @@ func (c *checker) replay(id order.ID) (order.Snapshot, error) {
 func contiguous(history []storedEvent) ([]int, bool) {
 	ok := true
 	for i, e := range history {
-		ok = ok && e.version == i+1
+		ok = ok && e.Version == i+1
 	}
 	if ok {
 		return nil, true
@@ -265,7 +266,7 @@ func contiguous(history []storedEvent) ([]int, bool) {
 	const shown = 20
 	versions := make([]int, 0, shown)
 	for _, e := range history[:min(len(history), shown)] {
-		versions = append(versions, e.version)
+		versions = append(versions, e.Version)
 	}
 	return versions, false
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -12,7 +11,7 @@ import (
 
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/domain/order"
-	"github.com/acme/order-service/internal/protomap"
+	"github.com/acme/order-service/internal/infrastructure/eventlog"
 )
 
 // rollbackTimeout bounds the ROLLBACK of a failed Append, which runs even
@@ -25,9 +24,8 @@ const (
 	commitSQL = `COMMIT`
 )
 
-// The idempotency record goes first: a concurrent duplicate of the same
-// request then waits on its key and reports ErrDuplicateRequest (so it
-// replays the original result) rather than a version conflict.
+// insertRequestSQL is the first statement of a commit (application.CommitPlan
+// says why): a concurrent duplicate then waits on the key.
 const insertRequestSQL = `
 INSERT INTO idempotency_keys (scope, request_id, fingerprint, order_id, version, created_at)
 VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()))`
@@ -70,8 +68,12 @@ FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[
 
 const notifySQL = `SELECT pg_notify('` + NotifyChannel + `', '')`
 
+// eventColumns are what decoding a stored event needs, in the order
+// storedEventTargets scans them.
+const eventColumns = `event_type, version, schema_version, timestamp, data`
+
 const loadEventsSQL = `
-SELECT event_type, version, timestamp, data FROM order_events
+SELECT ` + eventColumns + ` FROM order_events
 WHERE aggregate_id = $1 ORDER BY version`
 
 // Append implements application.EventStore. The commit is one transaction
@@ -83,13 +85,11 @@ WHERE aggregate_id = $1 ORDER BY version`
 // Appends may share that transaction, each in a savepoint of its own; a
 // commit that finds no company runs alone, exactly as described above.
 func (s *Store) Append(ctx context.Context, c application.Commit) error {
-	if err := checkCommit(c); err != nil {
-		return fmt.Errorf("append order %s: %w", c.OrderID, err)
-	}
-	stmts, err := commitStatements(c)
+	p, err := eventlog.Prepare(c)
 	if err != nil {
-		return fmt.Errorf("append order %s: %w", c.OrderID, err)
+		return fmt.Errorf("append: %w", err)
 	}
+	stmts := commitStatements(p)
 	if s.group != nil {
 		return s.group.append(ctx, c, stmts)
 	}
@@ -161,24 +161,6 @@ func rollback(ctx context.Context, conn *pgxpool.Conn) {
 	_, _ = conn.Exec(ctx, "ROLLBACK")
 }
 
-// checkCommit refuses a commit whose parts disagree: writing it would
-// corrupt the log or the projection.
-func checkCommit(c application.Commit) error {
-	if len(c.Events) == 0 {
-		return errors.New("commit has no events")
-	}
-	for i, e := range c.Events {
-		h := e.Event.Header()
-		if h.OrderID != c.OrderID || h.Version != c.ExpectedVersion+i+1 {
-			return fmt.Errorf("event %d is order %s version %d, want version %d", i, h.OrderID, h.Version, c.ExpectedVersion+i+1)
-		}
-	}
-	if c.State.ID != c.OrderID || c.State.Version != c.LastVersion() {
-		return fmt.Errorf("state is order %s version %d, want version %d", c.State.ID, c.State.Version, c.LastVersion())
-	}
-	return nil
-}
-
 // statement is one statement of a commit, with the check its result must
 // pass (nil: none).
 type statement struct {
@@ -187,49 +169,41 @@ type statement struct {
 	check func(pgconn.CommandTag) error
 }
 
-// commitStatements lists every statement of a commit, in order: the
-// idempotency record, the events, the projection.
-func commitStatements(c application.Commit) ([]statement, error) {
-	stmts := make([]statement, 0, len(c.Events)+4)
-	if r := c.Idempotency; r != nil {
+// commitStatements lists every statement of a prepared commit, in the
+// order application.CommitPlan lays down: the idempotency record, the
+// events, the orders row and, when they changed, the order's lines.
+func commitStatements(p eventlog.PreparedCommit) []statement {
+	stmts := make([]statement, 0, len(p.Records)+4)
+	if r := p.Idempotency; r != nil {
 		stmts = append(stmts, statement{sql: insertRequestSQL, args: []any{r.Scope, r.RequestID, r.Fingerprint[:], r.OrderID, r.Version, optTime(r.CreatedAt)}})
 	}
-	for _, e := range c.Events {
-		args, err := eventArgs(c.OrderID, e)
-		if err != nil {
-			return nil, err
-		}
-		stmts = append(stmts, statement{sql: insertEventSQL, args: args})
+	for _, r := range p.Records {
+		stmts = append(stmts, statement{sql: insertEventSQL, args: eventArgs(r)})
 	}
-	return appendProjection(stmts, c), nil
+	return appendProjection(stmts, p.CommitPlan)
 }
 
-func eventArgs(id order.ID, e application.RecordedEvent) ([]any, error) {
-	data, err := protomap.MarshalEvent(e.Event)
-	if err != nil {
-		return nil, err
-	}
-	h, m := e.Event.Header(), e.Metadata
+func eventArgs(r application.EventRecord) []any {
+	m := r.Metadata
 	return []any{
-		e.ID, id, e.Event.EventType(), data, m.ActorID, dbTime(h.OccurredAt), h.Version,
+		r.EventID, r.OrderID, r.Type, r.Data, m.ActorID, dbTime(r.OccurredAt), r.Version,
 		m.SchemaVersion, m.RequestID, m.CorrelationID, m.CausationID, m.CellID, m.ServiceName, m.TraceParent,
-	}, nil
+	}
 }
 
 // appendProjection adds the statements that write the orders row and, when
 // the lines changed, the order_items rows.
-func appendProjection(stmts []statement, c application.Commit) []statement {
-	created := c.ExpectedVersion == 0
-	if created {
+func appendProjection(stmts []statement, c application.CommitPlan) []statement {
+	if c.NewOrder {
 		stmts = append(stmts, statement{sql: insertOrderSQL, args: orderArgs(c.State)})
 	} else {
 		args := append(orderArgs(c.State), c.ExpectedVersion)
 		stmts = append(stmts, statement{sql: updateOrderSQL, args: args, check: projectionMoved})
 	}
-	if !created && !changesItems(c.Events) {
+	if !c.ItemsChanged {
 		return stmts
 	}
-	if !created {
+	if !c.NewOrder {
 		stmts = append(stmts, statement{sql: deleteItemsSQL, args: []any{c.OrderID}})
 	}
 	if len(c.State.Items) > 0 {
@@ -244,16 +218,6 @@ func projectionMoved(tag pgconn.CommandTag) error {
 		return errProjectionMoved
 	}
 	return nil
-}
-
-func changesItems(events []application.RecordedEvent) bool {
-	for _, e := range events {
-		switch e.Event.(type) {
-		case order.OrderCreated, order.OrderItemAdded, order.OrderItemRemoved, order.OrderItemQuantityChanged:
-			return true
-		}
-	}
-	return false
 }
 
 // orderArgs are the orders columns of a state, in insertOrderSQL's order.
@@ -304,10 +268,10 @@ func (s *Store) Load(ctx context.Context, id order.ID) ([]order.Event, error) {
 		return nil, dbError(fmt.Sprintf("load order %s", id), err)
 	}
 	var events []order.Event
-	d := historyDecoder{orderID: id}
-	var row eventRow
-	_, err = pgx.ForEachRow(rows, []any{&row.eventType, &row.version, &row.occurredAt, &row.data}, func() error {
-		e, err := d.decode(row)
+	d := eventlog.NewHistoryDecoder(id)
+	var row eventlog.StoredEvent
+	_, err = pgx.ForEachRow(rows, storedEventTargets(&row), func() error {
+		e, err := d.Decode(row)
 		events = append(events, e)
 		return err
 	})
@@ -320,30 +284,7 @@ func (s *Store) Load(ctx context.Context, id order.ID) ([]order.Event, error) {
 	return events, nil
 }
 
-// eventRow is one stored event as the decoder needs it.
-type eventRow struct {
-	eventType  string
-	version    int
-	occurredAt time.Time
-	data       []byte
-}
-
-// historyDecoder turns an order's stored events, in version order, back into
-// domain events. Payloads after OrderCreated leave the currency out, so it
-// remembers the one OrderCreated named.
-type historyDecoder struct {
-	orderID  order.ID
-	currency order.Currency
-}
-
-func (d *historyDecoder) decode(r eventRow) (order.Event, error) {
-	h := order.EventHeader{OrderID: d.orderID, Version: r.version, OccurredAt: r.occurredAt.UTC()}
-	e, err := protomap.UnmarshalEvent(h, r.eventType, r.data, d.currency)
-	if err != nil {
-		return nil, err
-	}
-	if created, ok := e.(order.OrderCreated); ok {
-		d.currency = created.Currency
-	}
-	return e, nil
+// storedEventTargets are the scan targets of eventColumns.
+func storedEventTargets(r *eventlog.StoredEvent) []any {
+	return []any{&r.Type, &r.Version, &r.SchemaVersion, &r.OccurredAt, &r.Data}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/application/apptest"
 	"github.com/acme/order-service/internal/application/porttest"
 	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/infrastructure/postgres"
@@ -54,22 +55,7 @@ func storeOrder(t *testing.T, user string, itemIDs ...order.ID) *order.Order {
 
 // storeCommit is the commit of the order's pending events decided at `from`.
 func storeCommit(o *order.Order, from int, requestID string) application.Commit {
-	pending := o.PendingEvents()
-	pending = pending[len(pending)-(o.Version()-from):]
-	c := application.Commit{OrderID: o.ID(), ExpectedVersion: from, State: o.Snapshot()}
-	for _, e := range pending {
-		c.Events = append(c.Events, application.RecordedEvent{
-			ID: system.UUIDv7{}.NewID(), Event: e,
-			Metadata: application.EventMetadata{ActorID: string(o.UserID()), RequestID: requestID, SchemaVersion: 1},
-		})
-	}
-	if requestID != "" {
-		c.Idempotency = &application.IdempotencyRecord{
-			Scope: string(o.UserID()), RequestID: requestID, Fingerprint: application.Fingerprint{7},
-			OrderID: o.ID(), Version: o.Version(), CreatedAt: time.Now(),
-		}
-	}
-	return c
+	return apptest.NewCommit(o, from, requestID, system.UUIDv7{}, time.Now())
 }
 
 // Append must wake the outbox relay, and only once the events are visible.

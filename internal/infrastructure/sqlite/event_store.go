@@ -7,26 +7,29 @@ import (
 
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/domain/order"
-	"github.com/acme/order-service/internal/protomap"
+	"github.com/acme/order-service/internal/infrastructure/eventlog"
 )
 
 // Load implements application.EventStore.
 func (s *Store) Load(ctx context.Context, id order.ID) ([]order.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT event_type, data, version, timestamp
+	rows, err := s.db.QueryContext(ctx, `SELECT event_type, version, schema_version, timestamp, data
 		FROM order_events WHERE aggregate_id = ? ORDER BY version`, idBytes(id))
 	if err != nil {
 		return nil, dbError(ctx, "load order events", err)
 	}
 	defer rows.Close()
 	var events []order.Event
-	var currency order.Currency // from OrderCreated: later payloads omit it
+	d := eventlog.NewHistoryDecoder(id)
 	for rows.Next() {
-		e, err := decodeEventRow(rows, id, currency)
-		if err != nil {
-			return nil, err
+		var r eventlog.StoredEvent
+		var at int64
+		if err := rows.Scan(&r.Type, &r.Version, &r.SchemaVersion, &at, &r.Data); err != nil {
+			return nil, fmt.Errorf("scan event of order %s: %w", id, err)
 		}
-		if created, ok := e.(order.OrderCreated); ok {
-			currency = created.Currency
+		r.OccurredAt = fromMicros(at)
+		e, err := d.Decode(r)
+		if err != nil {
+			return nil, fmt.Errorf("load order events: %w", err)
 		}
 		events = append(events, e)
 	}
@@ -39,33 +42,16 @@ func (s *Store) Load(ctx context.Context, id order.ID) ([]order.Event, error) {
 	return events, nil
 }
 
-func decodeEventRow(rows *sql.Rows, id order.ID, currency order.Currency) (order.Event, error) {
-	var (
-		eventType string
-		data      []byte
-		version   int
-		at        int64
-	)
-	if err := rows.Scan(&eventType, &data, &version, &at); err != nil {
-		return nil, fmt.Errorf("scan event of order %s: %w", id, err)
-	}
-	h := order.EventHeader{OrderID: id, Version: version, OccurredAt: fromMicros(at)}
-	e, err := protomap.UnmarshalEvent(h, eventType, data, currency)
-	if err != nil {
-		return nil, fmt.Errorf("load order events: %w", err)
-	}
-	return e, nil
-}
-
-// Append implements application.EventStore: the events, the projection and
-// the idempotency record in one transaction, then a signal to the relay.
+// Append implements application.EventStore: the prepared commit in one
+// transaction, then a signal to the relay. The commit is checked and encoded
+// before the writer slot is taken, so the slot is held only for SQL.
 func (s *Store) Append(ctx context.Context, c application.Commit) error {
-	records, err := encodeCommit(c)
+	p, err := eventlog.Prepare(c)
 	if err != nil {
 		return fmt.Errorf("append: %w", err)
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		return appendCommit(ctx, tx, c, records)
+		return appendCommit(ctx, tx, p)
 	})
 	if err != nil {
 		return fmt.Errorf("append: %w", err)
@@ -74,42 +60,16 @@ func (s *Store) Append(ctx context.Context, c application.Commit) error {
 	return nil
 }
 
-// encodeCommit checks that the commit is self-consistent and serialises its
-// events before the writer slot is taken, so the slot is held only for SQL.
-func encodeCommit(c application.Commit) ([]application.EventRecord, error) {
-	if len(c.Events) == 0 {
-		return nil, fmt.Errorf("commit for order %s has no events", c.OrderID)
-	}
-	if c.State.ID != c.OrderID || c.State.Version != c.LastVersion() {
-		return nil, fmt.Errorf("commit for order %s: state is order %s at version %d, want version %d",
-			c.OrderID, c.State.ID, c.State.Version, c.LastVersion())
-	}
-	records := make([]application.EventRecord, len(c.Events))
-	for i, e := range c.Events {
-		h := e.Event.Header()
-		if h.OrderID != c.OrderID || h.Version != c.ExpectedVersion+i+1 {
-			return nil, fmt.Errorf("commit for order %s: event %d has order %s version %d", c.OrderID, i, h.OrderID, h.Version)
-		}
-		data, err := protomap.MarshalEvent(e.Event)
-		if err != nil {
-			return nil, fmt.Errorf("commit for order %s: %w", c.OrderID, err)
-		}
-		records[i] = application.EventRecord{
-			EventID: e.ID, OrderID: c.OrderID, Type: e.Event.EventType(), Version: h.Version,
-			OccurredAt: h.OccurredAt, Data: data, Metadata: e.Metadata,
-		}
-	}
-	return records, nil
-}
-
-func appendCommit(ctx context.Context, tx *sql.Tx, c application.Commit, records []application.EventRecord) error {
-	if err := insertEvents(ctx, tx, c, records); err != nil {
+// appendCommit writes a prepared commit in the order application.CommitPlan
+// lays down: request id, events, projection.
+func appendCommit(ctx context.Context, tx *sql.Tx, p eventlog.PreparedCommit) error {
+	if err := insertRequest(ctx, tx, p.Idempotency); err != nil {
 		return err
 	}
-	if err := saveProjection(ctx, tx, c); err != nil {
+	if err := insertEvents(ctx, tx, p); err != nil {
 		return err
 	}
-	return insertRequest(ctx, tx, c.Idempotency)
+	return saveProjection(ctx, tx, p.CommitPlan)
 }
 
 const insertEventSQL = `INSERT INTO order_events (
@@ -119,20 +79,20 @@ const insertEventSQL = `INSERT INTO order_events (
 
 // insertEvents appends the events; UNIQUE (aggregate_id, version) failing
 // means another writer appended that version first.
-func insertEvents(ctx context.Context, tx *sql.Tx, c application.Commit, records []application.EventRecord) error {
+func insertEvents(ctx context.Context, tx *sql.Tx, p eventlog.PreparedCommit) error {
 	stmt, err := tx.PrepareContext(ctx, insertEventSQL)
 	if err != nil {
 		return dbError(ctx, "prepare event insert", err)
 	}
 	defer stmt.Close()
-	for _, r := range records {
+	for _, r := range p.Records {
 		md := r.Metadata
 		_, err := stmt.ExecContext(ctx,
 			idBytes(r.EventID), idBytes(r.OrderID), r.Type, string(r.Data), md.ActorID, micros(r.OccurredAt),
 			r.Version, md.SchemaVersion, nullText(md.RequestID), nullText(md.CorrelationID),
 			nullText(md.CausationID), md.CellID, md.ServiceName, nullText(md.TraceParent))
 		if isUniqueViolation(err, "order_events.aggregate_id, order_events.version") {
-			return &order.ConcurrencyError{OrderID: c.OrderID, ExpectedVersion: c.ExpectedVersion}
+			return &order.ConcurrencyError{OrderID: p.OrderID, ExpectedVersion: p.ExpectedVersion}
 		}
 		if err != nil {
 			return dbError(ctx, fmt.Sprintf("insert event %s v%d", r.Type, r.Version), err)

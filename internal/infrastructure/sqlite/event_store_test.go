@@ -18,26 +18,26 @@ func TestFailedAppendLeavesNothing(t *testing.T) {
 	s, _ := openTestStore(t)
 	f := newFixture(t)
 	ctx := t.Context()
-	existing := f.newOrder("user-1")
-	must(t, s.Append(ctx, f.commit(existing, 0, "req-1")))
+	existing := f.NewOrder("user-1")
+	must(t, s.Append(ctx, f.Commit(existing, 0, "req-1")))
 
-	dupItems := f.newOrder("user-1")
-	brokenState := f.commit(dupItems, 0, "")
+	dupItems := f.NewOrder("user-1")
+	brokenState := f.Commit(dupItems, 0, "req-broken") // its request id is written first, then undone
 	brokenState.State.Items = append(brokenState.State.Items, brokenState.State.Items[0])
 
-	ahead := f.newOrder("user-1")
-	must(t, s.Append(ctx, f.commit(ahead, 0, "")))
-	must(t, ahead.Confirm(f.tick()))
-	must(t, ahead.Cancel("changed my mind", f.tick()))
-	gap := f.commit(ahead, 2, "") // decided on version 2; the log is at 1
+	ahead := f.NewOrder("user-1")
+	must(t, s.Append(ctx, f.Commit(ahead, 0, "")))
+	must(t, ahead.Confirm(f.Tick()))
+	must(t, ahead.Cancel("changed my mind", f.Tick()))
+	gap := f.Commit(ahead, 2, "") // decided on version 2; the log is at 1
 
 	tests := []struct {
 		name   string
 		commit application.Commit
 		check  func(error) bool
 	}{
-		// Fails on the last statement, after events and projection were written.
-		{"duplicate request id", f.commit(f.newOrder("user-1"), 0, "req-1"), func(err error) bool {
+		// Fails on the first statement, the request id.
+		{"duplicate request id", f.Commit(f.NewOrder("user-1"), 0, "req-1"), func(err error) bool {
 			return errors.Is(err, application.ErrDuplicateRequest)
 		}},
 		// Fails in the middle, on UNIQUE (order_id, product_id).
@@ -145,7 +145,7 @@ func TestAppendReportsLockContentionAsUnavailable(t *testing.T) {
 
 	t.Run("writer slot taken in process", func(t *testing.T) {
 		s.writer <- struct{}{}
-		err := s.Append(ctx, f.commit(f.newOrder("user-1"), 0, ""))
+		err := s.Append(ctx, f.Commit(f.NewOrder("user-1"), 0, ""))
 		<-s.writer
 		if !errors.Is(err, application.ErrUnavailable) {
 			t.Fatalf("Append while the writer slot is taken: error = %v, want ErrUnavailable", err)
@@ -161,7 +161,7 @@ func TestAppendReportsLockContentionAsUnavailable(t *testing.T) {
 		defer conn.Close()
 		_, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE")
 		must(t, err)
-		err = s.Append(ctx, f.commit(f.newOrder("user-1"), 0, ""))
+		err = s.Append(ctx, f.Commit(f.NewOrder("user-1"), 0, ""))
 		if !errors.Is(err, application.ErrUnavailable) {
 			t.Fatalf("Append while another connection holds the write lock: error = %v, want ErrUnavailable", err)
 		}
@@ -169,7 +169,7 @@ func TestAppendReportsLockContentionAsUnavailable(t *testing.T) {
 		must(t, err)
 	})
 	t.Run("works again once the lock is free", func(t *testing.T) {
-		must(t, s.Append(ctx, f.commit(f.newOrder("user-1"), 0, "")))
+		must(t, s.Append(ctx, f.Commit(f.NewOrder("user-1"), 0, "")))
 	})
 }
 
@@ -178,7 +178,7 @@ func TestAppendHonoursCancelledContext(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	err := s.Append(ctx, f.commit(f.newOrder("user-1"), 0, ""))
+	err := s.Append(ctx, f.Commit(f.NewOrder("user-1"), 0, ""))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Append with a cancelled context: error = %v, want context.Canceled", err)
 	}

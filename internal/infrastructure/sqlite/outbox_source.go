@@ -12,7 +12,8 @@ import (
 
 // ReadAfter implements outbox.Source.
 //
-// "position > after" is gap-safe here, unlike in PostgreSQL (GUIDE §3). A
+// "position > after" is gap-safe here, unlike in PostgreSQL (where a
+// position is taken at insert and may commit after a later one). A
 // position is assigned by AUTOINCREMENT inside the appending transaction, and
 // that transaction holds SQLite's single write lock from BEGIN IMMEDIATE to
 // COMMIT: no other transaction can take a position until it has committed or

@@ -145,15 +145,16 @@ func (r *orderRow) cancellation(currency order.Currency) (*order.Cancellation, e
 }
 
 // saveProjection writes the order's state after the commit: a new row for a
-// new order, otherwise an update guarded by the expected version. The guard
+// new order, otherwise an update guarded by the expected version; the lines
+// only when the commit changed them. The guard
 // matters beside UNIQUE (aggregate_id, version): a commit decided on a version
 // the order has not reached yet would insert its events without any clash and
 // leave a gap; the orders row, not at that version, refuses it.
-func saveProjection(ctx context.Context, tx *sql.Tx, c application.Commit) error {
+func saveProjection(ctx context.Context, tx *sql.Tx, c application.CommitPlan) error {
 	row := newOrderRow(c.State)
 	var saved bool
 	var err error
-	if c.ExpectedVersion == 0 {
+	if c.NewOrder {
 		saved, err = insertOrder(ctx, tx, row)
 	} else {
 		saved, err = updateOrder(ctx, tx, row, c.ExpectedVersion)
@@ -163,6 +164,9 @@ func saveProjection(ctx context.Context, tx *sql.Tx, c application.Commit) error
 	}
 	if !saved {
 		return &order.ConcurrencyError{OrderID: c.OrderID, ExpectedVersion: c.ExpectedVersion}
+	}
+	if !c.ItemsChanged {
+		return nil
 	}
 	return replaceItems(ctx, tx, c.State)
 }

@@ -39,11 +39,11 @@ func TestRelayIsWokenByCommits(t *testing.T) {
 	stopped := make(chan error, 1)
 	go func() { stopped <- relay.Run(ctx) }()
 
-	first := f.newOrder("user-1")
-	must(t, s.Append(t.Context(), f.commit(first, 0, "")))
+	first := f.NewOrder("user-1")
+	must(t, s.Append(t.Context(), f.Commit(first, 0, "")))
 	awaitPublished(t, pub, first.ID(), 1)
-	second := f.newOrder("user-2")
-	must(t, s.Append(t.Context(), f.commit(second, 0, "")))
+	second := f.NewOrder("user-2")
+	must(t, s.Append(t.Context(), f.Commit(second, 0, "")))
 	awaitPublished(t, pub, second.ID(), 1)
 
 	stop()

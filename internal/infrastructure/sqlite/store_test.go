@@ -8,11 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/application/apptest"
 	"github.com/acme/order-service/internal/application/porttest"
-	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/infrastructure/outbox"
 	"github.com/acme/order-service/internal/infrastructure/system"
 )
@@ -154,58 +153,9 @@ func createOrder(meta application.CommandMeta, user string) application.CreateOr
 	}
 }
 
-// fixture builds orders and commits directly, for tests below the
+// newFixture builds orders and commits directly, for tests below the
 // application layer.
-type fixture struct {
-	t   *testing.T
-	seq uint32
-	now time.Time
-}
-
-func newFixture(t *testing.T) *fixture {
-	return &fixture{t: t, now: time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)}
-}
-
-func (f *fixture) id() order.ID {
-	f.seq++
-	// A well-formed version-7 UUID whose first bytes count up.
-	return order.ID{0: byte(f.seq >> 24), 1: byte(f.seq >> 16), 2: byte(f.seq >> 8), 3: byte(f.seq), 6: 0x70, 8: 0x80}
-}
-
-func (f *fixture) tick() time.Time {
-	f.now = f.now.Add(1001 * time.Microsecond)
-	return f.now
-}
-
-func (f *fixture) newOrder(user string) *order.Order {
-	f.t.Helper()
-	price, err := order.ParseMoney("unit_price", "5.25", "EUR")
-	must(f.t, err)
-	item, err := order.NewLineItem(f.id(), "sku-1", "Product 1", 3, price)
-	must(f.t, err)
-	o, err := order.Create(f.id(), order.UserID(user), "EUR", "1 Main St", []order.LineItem{item}, f.tick())
-	must(f.t, err)
-	return o
-}
-
-// commit packs the order's pending events after version from.
-func (f *fixture) commit(o *order.Order, from int, requestID string) application.Commit {
-	pending := o.PendingEvents()
-	first := o.Version() - len(pending)
-	events := make([]application.RecordedEvent, 0, len(pending))
-	for _, e := range pending[from-first:] {
-		events = append(events, application.RecordedEvent{ID: f.id(), Event: e, Metadata: application.EventMetadata{
-			ActorID: string(o.UserID()), RequestID: requestID, SchemaVersion: application.CurrentEventSchemaVersion,
-		}})
-	}
-	c := application.Commit{OrderID: o.ID(), ExpectedVersion: from, Events: events, State: o.Snapshot()}
-	if requestID != "" {
-		c.Idempotency = &application.IdempotencyRecord{
-			Scope: string(o.UserID()), RequestID: requestID, OrderID: o.ID(), Version: o.Version(), CreatedAt: f.now,
-		}
-	}
-	return c
-}
+func newFixture(t *testing.T) *apptest.Orders { return apptest.NewOrders(t, 1) }
 
 func must(t *testing.T, err error) {
 	t.Helper()
