@@ -257,23 +257,8 @@ type knownBug struct {
 	kinds       []string
 }
 
-var knownBugs = func() map[string]knownBug {
-	// grpc-gateway's decoding errors (JSON body, query parameters) reach
-	// httpapi's errorHandler as a bare INVALID_ARGUMENT; it adds ErrorInfo
-	// but no BadRequest, so the field is named in the message at best.
-	// Owner: internal/interfaces/httpapi.
-	restDecode := knownBug{id: "REST-DECODE-NO-BADREQUEST",
-		summary: "a REST body or query parameter that does not decode is refused 400 without a BadRequest naming the field",
-		kinds:   []string{probField}}
-	bugs := map[string]knownBug{}
-	for _, name := range []string{"quantity beyond int32 (JSON)", "quantity as a string (JSON)", "null item (JSON)",
-		"invalid UTF-8 in user id", "invalid UTF-8 in address", "invalid UTF-8 in product id",
-		"unknown status value", "unknown status name (REST)", "page size not a number (REST)",
-		"unknown JSON field", "duplicate JSON key", "number for a string field (JSON)", "lone surrogate escape in JSON"} {
-		bugs["rest/"+name] = restDecode
-	}
-	return bugs
-}()
+// knownBugs is empty: every malformed request is answered as promised.
+var knownBugs = map[string]knownBug{}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -51,7 +51,7 @@ func checkBody(next http.Handler, max int64) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(withBody(r.Context(), body)))
 	})
 }
 
