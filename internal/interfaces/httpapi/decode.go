@@ -21,8 +21,8 @@ import (
 // INVALID_ARGUMENT whose message is protojson's or the query parser's error
 // text. decodeFailure turns it into the answer every other invalid request
 // gets: ErrorInfo INVALID_ARGUMENT and a BadRequest naming the field. The
-// field comes from the query parser's text ("parsing field \"page_size\":
-// …"), or from the position protojson gives ("(line 1:73)"), looked up in
+// field comes from the parameter parsers' text ("parsing field \"page_size\":
+// …", "type mismatch, parameter: \"order_id\", …"), or from the position protojson gives ("(line 1:73)"), looked up in
 // the body as a path such as items[0].quantity, or (protojson gives no
 // position for it) from the string with a lone surrogate escape; failing
 // all, it is "body".
@@ -36,7 +36,8 @@ func withBody(ctx context.Context, body []byte) context.Context {
 }
 
 var (
-	queryField = regexp.MustCompile(`^parsing field "([^"]+)": `)
+	// A query parameter, or a path parameter, that does not parse.
+	paramField = regexp.MustCompile(`^(?:parsing field "([^"]+)"|type mismatch, parameter: "([^"]+)", error): `)
 	// protojson's texts are not a stable API (it even varies the space after
 	// "proto:" on purpose); a text that no longer matches degrades the answer
 	// to naming the body, and the tests of this package notice.
@@ -54,8 +55,8 @@ func decodeFailure(ctx context.Context, st *status.Status) *status.Status {
 	msg := st.Message()
 	body, _ := ctx.Value(bodyKey{}).([]byte)
 	field, description := "body", protoPrefix.ReplaceAllString(msg, "")
-	if m := queryField.FindStringSubmatch(msg); m != nil {
-		field, description = m[1], msg[len(m[0]):]
+	if m := paramField.FindStringSubmatch(msg); m != nil {
+		field, description = m[1]+m[2], msg[len(m[0]):]
 	} else if m := jsonPosition.FindStringSubmatch(msg); m != nil {
 		description = msg[len(m[0]):]
 		line, _ := strconv.Atoi(m[1])
@@ -68,8 +69,9 @@ func decodeFailure(ctx context.Context, st *status.Status) *status.Status {
 		// protojson reports these without a position
 		field, description = path, "contains a \\u escape of half a UTF-16 surrogate pair"
 	}
-	fv := &errdetails.BadRequest_FieldViolation{Field: field, Description: truncate(description, maxDescription)}
-	detailed, err := status.New(codes.InvalidArgument, truncate(msg, maxDescription)).WithDetails(
+	description = truncate(description, maxDescription)
+	fv := &errdetails.BadRequest_FieldViolation{Field: field, Description: description}
+	detailed, err := status.New(codes.InvalidArgument, "invalid request: "+field+": "+description).WithDetails(
 		&errdetails.ErrorInfo{Reason: grpcapi.ReasonInvalidArgument, Domain: grpcapi.ErrorDomain},
 		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{fv}})
 	if err != nil { // these details always marshal

@@ -43,10 +43,15 @@ func TestDecodeFailureNamesTheField(t *testing.T) {
 	}
 }
 
-func TestDecodeFailureOfAQueryParameter(t *testing.T) {
-	st := decodeFailure(context.Background(), status.New(codes.InvalidArgument,
-		`parsing field "page_size": strconv.ParseInt: parsing "ten": invalid syntax`))
-	checkDecodeFailure(t, st, "page_size")
+// TestDecodeFailureOfAParameter: the texts of grpc-gateway's query and
+// path parameter parsers.
+func TestDecodeFailureOfAParameter(t *testing.T) {
+	for msg, field := range map[string]string{
+		`parsing field "page_size": strconv.ParseInt: parsing "ten": invalid syntax`: "page_size",
+		`type mismatch, parameter: "order_id", error: bad`:                           "order_id",
+	} {
+		checkDecodeFailure(t, decodeFailure(context.Background(), status.New(codes.InvalidArgument, msg)), field)
+	}
 }
 
 func checkDecodeFailure(t *testing.T, st *status.Status, field string) {
