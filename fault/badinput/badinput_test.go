@@ -257,38 +257,8 @@ type knownBug struct {
 	kinds       []string
 }
 
-var knownBugs = func() map[string]knownBug {
-	// gRPC decodes the request before any interceptor runs, and grpc-go
-	// turns every codec failure into INTERNAL ("grpc: failed to unmarshal
-	// the received message"), with no details. Owner: internal/interfaces/grpcapi.
-	grpcUnmarshal := knownBug{id: "GRPC-UNMARSHAL-INTERNAL",
-		summary: "a request protobuf cannot decode (invalid UTF-8 in a string, truncated) is answered INTERNAL without details instead of INVALID_ARGUMENT",
-		kinds:   []string{probFatal, probCode, probField, probInfo}}
-	// grpc-gateway's decoding errors (JSON body, query parameters) reach
-	// httpapi's errorHandler as a bare INVALID_ARGUMENT; it adds ErrorInfo
-	// but no BadRequest, so the field is named in the message at best.
-	// Owner: internal/interfaces/httpapi.
-	restDecode := knownBug{id: "REST-DECODE-NO-BADREQUEST",
-		summary: "a REST body or query parameter that does not decode is refused 400 without a BadRequest naming the field",
-		kinds:   []string{probField}}
-	// grpc-go rejects an oversized message before any interceptor, with a
-	// bare RESOURCE_EXHAUSTED: no ErrorInfo reason REQUEST_TOO_LARGE as the
-	// README's error table (and the REST 413) has. Owner: internal/interfaces/grpcapi.
-	grpcSize := knownBug{id: "GRPC-SIZE-NO-ERRORINFO",
-		summary: "an oversized gRPC message gets RESOURCE_EXHAUSTED without the ErrorInfo REQUEST_TOO_LARGE",
-		kinds:   []string{probInfo}}
-	bugs := map[string]knownBug{"grpc/message of 2 MiB": grpcSize}
-	for _, name := range []string{"invalid UTF-8 in user id", "invalid UTF-8 in address", "invalid UTF-8 in product id", "truncated protobuf"} {
-		bugs["grpc/"+name] = grpcUnmarshal
-	}
-	for _, name := range []string{"quantity beyond int32 (JSON)", "quantity as a string (JSON)", "null item (JSON)",
-		"invalid UTF-8 in user id", "invalid UTF-8 in address", "invalid UTF-8 in product id",
-		"unknown status value", "unknown status name (REST)", "page size not a number (REST)",
-		"unknown JSON field", "duplicate JSON key", "number for a string field (JSON)", "lone surrogate escape in JSON"} {
-		bugs["rest/"+name] = restDecode
-	}
-	return bugs
-}()
+// knownBugs is empty: every malformed request is answered as promised.
+var knownBugs = map[string]knownBug{}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

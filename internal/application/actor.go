@@ -69,7 +69,7 @@ func authorizeOrder(a Actor, owner order.UserID, action order.Action) error {
 		return order.ErrNotFound
 	}
 	if staffOnly(action) && a.Role < RoleStaff {
-		return &ForbiddenError{Actor: a, Action: string(action) + " an order"}
+		return &ForbiddenError{Actor: a, Action: action.Phrase() + " an order"}
 	}
 	return nil
 }

@@ -1662,7 +1662,7 @@ var File_order_v1_order_proto protoreflect.FileDescriptor
 
 const file_order_v1_order_proto_rawDesc = "" +
 	"\n" +
-	"\x14order/v1/order.proto\x12\border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x15order/v1/events.proto\x1a\x18order/v1/resources.proto\"\xdb\x01\n" +
+	"\x14order/v1/order.proto\x12\border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x15order/v1/events.proto\x1a\x18order/v1/resources.proto\x1a\x14order/v1/rules.proto\"\xb9\x01\n" +
 	"\vNewLineItem\x12)\n" +
 	"\n" +
 	"product_id\x18\x01 \x01(\tB\n" +
@@ -1670,20 +1670,19 @@ const file_order_v1_order_proto_rawDesc = "" +
 	"\fproduct_name\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xff\x01R\vproductName\x12&\n" +
 	"\bquantity\x18\x03 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\x90N(\x01R\bquantity\x12J\n" +
+	"\xbaH\a\x1a\x05\x18\x90N(\x01R\bquantity\x12(\n" +
 	"\n" +
-	"unit_price\x18\x04 \x01(\tB+\xbaH(r&2$^(0|[1-9][0-9]{0,7})(\\.[0-9]{1,2})?$R\tunitPrice\"\xd9\x03\n" +
+	"unit_price\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\tunitPrice\"\xc5\x03\n" +
 	"\x12CreateOrderRequest\x12#\n" +
 	"\auser_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xff\x01R\x06userId\x12\xa7\x01\n" +
 	"\x05items\x18\x02 \x03(\v2\x15.order.v1.NewLineItemBz\xbaHw\xba\x01m\n" +
 	"\x17items.unique_product_id\x12(each product_id must appear at most once\x1a(this.map(item, item.product_id).unique()\x92\x01\x04\b\x01\x10dR\x05items\x12\x88\x01\n" +
 	"\x10shipping_address\x18\x03 \x01(\tB]\xbaHZ\xba\x01P\n" +
-	"\x1ashipping_address.not_blank\x12\x11must not be blank\x1a\x1fthis == '' || this.trim() != ''r\x05\x10\x01\x18\xe8\aR\x0fshippingAddress\x120\n" +
-	"\bcurrency\x18\x04 \x01(\tB\x14\xbaH\x11\xd8\x01\x01r\f2\n" +
-	"^[A-Z]{3}$R\bcurrency\x127\n" +
+	"\x1ashipping_address.not_blank\x12\x11must not be blank\x1a\x1fthis == '' || this.trim() != ''r\x05\x10\x01\x18\xe8\aR\x0fshippingAddress\x12(\n" +
+	"\bcurrency\x18\x04 \x01(\tB\f\xbaH\t\xd8\x01\x01r\x04\xd0\xc6'\x01R\bcurrency\x12+\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x20-\\x7E]*$R\trequestId\"<\n" +
+	"request_id\x18\x05 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"<\n" +
 	"\x13CreateOrderResponse\x12%\n" +
 	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"6\n" +
 	"\x0fGetOrderRequest\x12#\n" +
@@ -1700,25 +1699,25 @@ const file_order_v1_order_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"e\n" +
 	"\x12ListOrdersResponse\x12'\n" +
 	"\x06orders\x18\x01 \x03(\v2\x0f.order.v1.OrderR\x06orders\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xda\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xce\x01\n" +
 	"\x13AddOrderItemRequest\x12#\n" +
 	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x121\n" +
 	"\x04item\x18\x02 \x01(\v2\x15.order.v1.NewLineItemB\x06\xbaH\x03\xc8\x01\x01R\x04item\x122\n" +
-	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x127\n" +
+	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x12+\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x20-\\x7E]*$R\trequestId\"=\n" +
+	"request_id\x18\x04 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"=\n" +
 	"\x14AddOrderItemResponse\x12%\n" +
-	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xd5\x01\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xc9\x01\n" +
 	"\x16RemoveOrderItemRequest\x12#\n" +
 	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12)\n" +
 	"\n" +
 	"product_id\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xff\x01R\tproductId\x122\n" +
-	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x127\n" +
+	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x12+\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x20-\\x7E]*$R\trequestId\"@\n" +
+	"request_id\x18\x04 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"@\n" +
 	"\x17RemoveOrderItemResponse\x12%\n" +
-	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\x85\x02\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xf9\x01\n" +
 	"\x1eChangeOrderItemQuantityRequest\x12#\n" +
 	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12)\n" +
 	"\n" +
@@ -1726,61 +1725,60 @@ const file_order_v1_order_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\xff\x01R\tproductId\x12&\n" +
 	"\bquantity\x18\x03 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\x90N(\x01R\bquantity\x122\n" +
-	"\x10expected_version\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x127\n" +
+	"\x10expected_version\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x12+\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x20-\\x7E]*$R\trequestId\"H\n" +
+	"request_id\x18\x05 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"H\n" +
 	"\x1fChangeOrderItemQuantityResponse\x12%\n" +
-	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xbb\x02\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xaf\x02\n" +
 	"\x1cChangeShippingAddressRequest\x12#\n" +
 	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12\x88\x01\n" +
 	"\x10shipping_address\x18\x02 \x01(\tB]\xbaHZ\xba\x01P\n" +
 	"\x1ashipping_address.not_blank\x12\x11must not be blank\x1a\x1fthis == '' || this.trim() != ''r\x05\x10\x01\x18\xe8\aR\x0fshippingAddress\x122\n" +
-	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x127\n" +
+	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x12+\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x20-\\x7E]*$R\trequestId\"F\n" +
+	"request_id\x18\x04 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"F\n" +
 	"\x1dChangeShippingAddressResponse\x12%\n" +
-	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xa7\x01\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\x9b\x01\n" +
 	"\x13ConfirmOrderRequest\x12#\n" +
 	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x122\n" +
-	"\x10expected_version\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x127\n" +
+	"\x10expected_version\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x12+\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x20-\\x7E]*$R\trequestId\"=\n" +
+	"request_id\x18\x03 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"=\n" +
 	"\x14ConfirmOrderResponse\x12%\n" +
-	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xd1\x02\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\x9b\x02\n" +
 	"\x0fPayOrderRequest\x12#\n" +
-	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12C\n" +
-	"\x06amount\x18\x02 \x01(\tB+\xbaH(r&2$^(0|[1-9][0-9]{0,7})(\\.[0-9]{1,2})?$R\x06amount\x120\n" +
-	"\bcurrency\x18\x03 \x01(\tB\x14\xbaH\x11\xd8\x01\x01r\f2\n" +
-	"^[A-Z]{3}$R\bcurrency\x125\n" +
+	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12!\n" +
+	"\x06amount\x18\x02 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x06amount\x12(\n" +
+	"\bcurrency\x18\x03 \x01(\tB\f\xbaH\t\xd8\x01\x01r\x04\xd0\xc6'\x01R\bcurrency\x125\n" +
 	"\x11payment_reference\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xff\x01R\x10paymentReference\x122\n" +
-	"\x10expected_version\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x127\n" +
+	"\x10expected_version\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x12+\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x20-\\x7E]*$R\trequestId\"9\n" +
+	"request_id\x18\x06 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"9\n" +
 	"\x10PayOrderResponse\x12%\n" +
-	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xfd\x01\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xf1\x01\n" +
 	"\x10ShipOrderRequest\x12#\n" +
 	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12#\n" +
 	"\acarrier\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\acarrier\x122\n" +
 	"\x0ftracking_number\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x0etrackingNumber\x122\n" +
-	"\x10expected_version\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x127\n" +
+	"\x10expected_version\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x12+\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x20-\\x7E]*$R\trequestId\":\n" +
+	"request_id\x18\x05 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\":\n" +
 	"\x11ShipOrderResponse\x12%\n" +
-	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xa7\x01\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\x9b\x01\n" +
 	"\x13DeliverOrderRequest\x12#\n" +
 	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x122\n" +
-	"\x10expected_version\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x127\n" +
+	"\x10expected_version\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x12+\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x20-\\x7E]*$R\trequestId\"=\n" +
+	"request_id\x18\x03 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"=\n" +
 	"\x14DeliverOrderResponse\x12%\n" +
-	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xca\x01\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xbe\x01\n" +
 	"\x12CancelOrderRequest\x12#\n" +
 	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12\"\n" +
 	"\x06reason\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x06reason\x122\n" +
-	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x127\n" +
+	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x12+\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\x18\xbaH\x15r\x13\x18\x80\x012\x0e^[\\x20-\\x7E]*$R\trequestId\"<\n" +
+	"request_id\x18\x04 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"<\n" +
 	"\x13CancelOrderResponse\x12%\n" +
 	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\x8f\x01\n" +
 	"\x16ListOrderEventsRequest\x12#\n" +
@@ -1912,6 +1910,7 @@ func file_order_v1_order_proto_init() {
 	}
 	file_order_v1_events_proto_init()
 	file_order_v1_resources_proto_init()
+	file_order_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -32,7 +32,7 @@ type TransitionError struct {
 }
 
 func (e *TransitionError) Error() string {
-	return fmt.Sprintf("cannot %s an order that is %s", e.Action, e.Status)
+	return fmt.Sprintf("cannot %s an order that is %s", e.Action.Phrase(), e.Status)
 }
 
 // Rule names a business rule that a command can break although its input is

@@ -30,21 +30,46 @@ func ParseStatus(s string) (Status, error) {
 	return "", invalid("status", "%q is not an order status", truncate(s, 20))
 }
 
-// Action is something a caller asks an order to do.
+// Action is something a caller asks an order to do. The values are stable
+// identifiers: they reach API clients as error metadata. Phrase gives the
+// words for messages.
 type Action string
 
 // The actions of the lifecycle.
 const (
-	ActionAddItem        Action = "add an item to"
-	ActionRemoveItem     Action = "remove an item from"
-	ActionChangeQuantity Action = "change an item quantity of"
-	ActionChangeAddress  Action = "change the shipping address of"
-	ActionConfirm        Action = "confirm"
-	ActionPay            Action = "pay"
-	ActionShip           Action = "ship"
-	ActionDeliver        Action = "deliver"
-	ActionCancel         Action = "cancel"
+	ActionAddItem        Action = "ADD_ITEM"
+	ActionRemoveItem     Action = "REMOVE_ITEM"
+	ActionChangeQuantity Action = "CHANGE_QUANTITY"
+	ActionChangeAddress  Action = "CHANGE_ADDRESS"
+	ActionConfirm        Action = "CONFIRM"
+	ActionPay            Action = "PAY"
+	ActionShip           Action = "SHIP"
+	ActionDeliver        Action = "DELIVER"
+	ActionCancel         Action = "CANCEL"
 )
+
+// phrases say each action as a verb phrase whose object is an order:
+// "cannot " + phrase + " an order that is PAID".
+var phrases = map[Action]string{
+	ActionAddItem:        "add an item to",
+	ActionRemoveItem:     "remove an item from",
+	ActionChangeQuantity: "change an item quantity of",
+	ActionChangeAddress:  "change the shipping address of",
+	ActionConfirm:        "confirm",
+	ActionPay:            "pay",
+	ActionShip:           "ship",
+	ActionDeliver:        "deliver",
+	ActionCancel:         "cancel",
+}
+
+// Phrase is the action in words, for messages; an unknown action is said
+// by its identifier.
+func (a Action) Phrase() string {
+	if p, ok := phrases[a]; ok {
+		return p
+	}
+	return string(a)
+}
 
 // Actions lists every action on an existing order.
 var Actions = [...]Action{

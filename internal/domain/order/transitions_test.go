@@ -2,6 +2,7 @@ package order_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +168,21 @@ func TestStatusIsFinal(t *testing.T) {
 		if got := s.IsFinal(); got != want {
 			t.Errorf("%s.IsFinal() = %v; want %v", s, got, want)
 		}
+	}
+}
+
+// TestActionsAreIdentifiersWithPhrases: action values reach API clients,
+// so they are upper-case identifiers; messages use the phrase.
+func TestActionsAreIdentifiersWithPhrases(t *testing.T) {
+	for _, a := range order.Actions {
+		if strings.Trim(string(a), "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != "" {
+			t.Errorf("action %q is not an UPPER_SNAKE identifier", a)
+		}
+		if p := a.Phrase(); p == string(a) || p == "" {
+			t.Errorf("action %s has no phrase", a)
+		}
+	}
+	if got := order.Action("SOMETHING_NEW").Phrase(); got != "SOMETHING_NEW" {
+		t.Errorf("phrase of an unknown action = %q", got)
 	}
 }

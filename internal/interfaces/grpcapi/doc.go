@@ -5,7 +5,9 @@
 // through: metrics (when configured), panic recovery, request logging,
 // deadlines, authentication and the per-principal rate limit,
 // protovalidate, error mapping; a stats handler (tracing) may see each call
-// before them. It also owns
+// before them. Requests are decoded ahead of that chain by the server's own
+// codec and method wrappers (codec.go), so that bytes that do not decode and
+// oversized requests are refused with details too. It also owns
 // the transport security of the gRPC port (TLS, optionally mutual).
 //
 // The REST gateway (package httpapi) calls this server over a client

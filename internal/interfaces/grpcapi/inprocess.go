@@ -5,12 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
-
-	"google.golang.org/grpc/test/bufconn"
 )
-
-// inProcessBuffer is the per-direction buffer of an in-process connection.
-const inProcessBuffer = 256 << 10
 
 // GatewayAddr is the peer address of calls that come from the REST gateway
 // over its in-process connection. A network client cannot present it, so the
@@ -32,7 +27,7 @@ func (GatewayAddr) String() string { return "rest-gateway" }
 // certificate.
 type Listener struct {
 	network net.Listener
-	gateway *bufconn.Listener
+	gateway *pipeListener
 
 	accepted  chan accepted
 	done      chan struct{}
@@ -48,7 +43,7 @@ type accepted struct {
 // NewListener wraps the gRPC server's network listener.
 func NewListener(network net.Listener) *Listener {
 	l := &Listener{
-		network: network, gateway: bufconn.Listen(inProcessBuffer),
+		network: network, gateway: newPipeListener(),
 		accepted: make(chan accepted), done: make(chan struct{}),
 	}
 	go l.pump(network, func(c net.Conn) net.Conn { return c })

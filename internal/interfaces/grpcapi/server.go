@@ -175,7 +175,10 @@ func NewServer(svc *Service, cfg ServerConfig, logger *slog.Logger, healthSrv *h
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(chain...),
 		grpc.ChainStreamInterceptor(streams...),
-		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
+		// The codec and decodingService decode requests and apply
+		// MaxRecvMsgSize themselves, answering failures with details.
+		grpc.MaxRecvMsgSize(transportRecvLimit(cfg.MaxRecvMsgSize)),
+		grpc.ForceServerCodecV2(newCodec()),
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
@@ -193,7 +196,7 @@ func NewServer(svc *Service, cfg ServerConfig, logger *slog.Logger, healthSrv *h
 	if healthSrv == nil {
 		healthSrv = health.NewServer()
 	}
-	orderv1.RegisterOrderServiceServer(srv, svc)
+	srv.RegisterService(decodingService(&orderv1.OrderService_ServiceDesc, cfg.MaxRecvMsgSize), svc)
 	healthpb.RegisterHealthServer(srv, healthSrv)
 	reflection.Register(srv)
 	return srv, nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -97,16 +98,32 @@ func TestDeadlines(t *testing.T) {
 	}
 }
 
+// reasonOf is the ErrorInfo reason of st, "" without one.
+func reasonOf(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
 func TestOversizedMessage(t *testing.T) {
 	env := apitest.Start(t, apitest.Options{})
 	ctx := testContext(t)
 	huge := newOrder("u1")
 	huge.Items[0].ProductName = strings.Repeat("x", grpcapi.DefaultMaxRecvMsgSize+1)
 
-	if _, err := env.GRPC.CreateOrder(ctx, huge); status.Code(err) != codes.ResourceExhausted {
-		t.Errorf("oversized gRPC request = %v, want RESOURCE_EXHAUSTED", err)
+	_, err := env.GRPC.CreateOrder(ctx, huge)
+	if st := status.Convert(err); st.Code() != codes.ResourceExhausted || reasonOf(st) != grpcapi.ReasonRequestTooLarge {
+		t.Errorf("oversized gRPC request = %v (reason %q), want RESOURCE_EXHAUSTED with reason %s", err, reasonOf(st), grpcapi.ReasonRequestTooLarge)
 	}
-	_, err := env.REST.CreateOrder(ctx, huge)
+	// Far above the limit the transport refuses it before it is read whole.
+	huge.Items[0].ProductName = strings.Repeat("x", 5*grpcapi.DefaultMaxRecvMsgSize)
+	if _, err := env.GRPC.CreateOrder(ctx, huge); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("request five times the limit = %v, want RESOURCE_EXHAUSTED", err)
+	}
+	_, err = env.REST.CreateOrder(ctx, huge)
 	var httpErr *apitest.HTTPError
 	if !errors.As(err, &httpErr) || httpErr.StatusCode != http.StatusRequestEntityTooLarge || status.Code(err) != codes.ResourceExhausted {
 		t.Errorf("oversized REST request = %v, want 413 RESOURCE_EXHAUSTED", err)

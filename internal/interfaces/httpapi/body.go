@@ -19,7 +19,7 @@ import (
 // Reasons of the errors this package raises before a call reaches gRPC.
 const (
 	ReasonUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
-	ReasonRequestTooLarge      = "REQUEST_TOO_LARGE"
+	ReasonRequestTooLarge      = grpcapi.ReasonRequestTooLarge
 )
 
 // checkBody guards the gateway: a body must be JSON (415 otherwise; a request
@@ -51,7 +51,7 @@ func checkBody(next http.Handler, max int64) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(withBody(r.Context(), body)))
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -89,6 +90,20 @@ func errorCases(f fixture) []errorCase {
 			},
 			code: codes.InvalidArgument, http: 400, reason: grpcapi.ReasonInvalidArgument,
 			check: wantFields("user_id", "items[0].quantity", "items[0].unit_price"),
+		},
+		{
+			name: "pattern rules say in words what they expect",
+			call: func(ctx context.Context, c orderv1.OrderServiceClient) error {
+				_, err := c.CreateOrder(ctx, &orderv1.CreateOrderRequest{UserId: "u", ShippingAddress: "1 Main St", Currency: "usd", RequestId: "a\x01b",
+					Items: []*orderv1.NewLineItem{{ProductId: "p1", ProductName: "Widget", Quantity: 1, UnitPrice: "1.999"}}})
+				return err
+			},
+			code: codes.InvalidArgument, http: 400, reason: grpcapi.ReasonInvalidArgument,
+			check: wantDescriptions(map[string]string{
+				"items[0].unit_price": "must be a decimal amount with at most two fraction digits, from 0 to 99999999.99",
+				"currency":            "must be an ISO 4217 currency code: three capital letters such as USD",
+				"request_id":          "must contain only printable ASCII characters, from space to ~",
+			}),
 		},
 		{
 			name: "malformed order id",
@@ -304,6 +319,21 @@ func wantFields(fields ...string) func(*testing.T, *status.Status) {
 		}
 		if !slices.Equal(got, fields) {
 			t.Errorf("field violations = %v, want %v", got, fields)
+		}
+	}
+}
+
+// wantDescriptions checks the violations' fields and what they say.
+func wantDescriptions(want map[string]string) func(*testing.T, *status.Status) {
+	return func(t *testing.T, st *status.Status) {
+		t.Helper()
+		br, _ := detail[*errdetails.BadRequest](st)
+		got := map[string]string{}
+		for _, v := range br.GetFieldViolations() {
+			got[v.GetField()] = v.GetDescription()
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("field violations = %v, want %v", got, want)
 		}
 	}
 }

@@ -87,15 +87,14 @@ func outgoingHeader(key string) (string, bool) {
 // errorHandler writes google.rpc.Status as JSON, as grpc-gateway does by
 // default. Errors the gateway raises itself (a body that is not valid JSON
 // for the message, a malformed path or query parameter) carry no details;
-// they get the ErrorInfo every other INVALID_ARGUMENT has. A status with
-// RetryInfo (rate limited) also sets Retry-After, and a 401 carries the
-// RFC 6750 challenge.
+// they get the ErrorInfo and BadRequest every other INVALID_ARGUMENT has
+// (decodeFailure). A status with RetryInfo (rate limited) also sets
+// Retry-After, and a 401 carries the RFC 6750 challenge.
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	st, ok := status.FromError(err)
 	if ok && st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
-		if detailed, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: grpcapi.ReasonInvalidArgument, Domain: grpcapi.ErrorDomain}); derr == nil {
-			err = detailed.Err()
-		}
+		st = decodeFailure(r.Context(), st)
+		err = st.Err()
 	}
 	if after, found := retryAfter(st); found {
 		w.Header().Set("Retry-After", after)
