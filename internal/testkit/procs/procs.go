@@ -80,8 +80,8 @@ type Spec struct {
 	OwnGroup bool
 }
 
-// Environ is the process environment of the spec, sorted.
-func (s Spec) Environ() []string {
+// environ is the process environment of the spec, sorted.
+func (s Spec) environ() []string {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range s.Env {
 		env = append(env, k+"="+v)
@@ -101,7 +101,7 @@ type Process struct {
 func Start(spec Spec) (*Process, error) {
 	cmd := exec.Command(spec.Bin)
 	cmd.Dir = spec.Dir
-	cmd.Env = spec.Environ()
+	cmd.Env = spec.environ()
 	cmd.Stdout, cmd.Stderr = spec.Output, spec.Output
 	if spec.OwnGroup {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
