@@ -103,3 +103,15 @@ func TestWaitReady(t *testing.T) {
 		t.Fatal("WaitReady on a stopped service = nil")
 	}
 }
+
+func TestClockMovesOnlyWhenTold(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewClock(start)
+	if !c.Now().Equal(start) || !c.Now().Equal(start) {
+		t.Fatalf("Now = %v, want %v", c.Now(), start)
+	}
+	c.Advance(time.Minute)
+	if got := c.Now(); !got.Equal(start.Add(time.Minute)) {
+		t.Fatalf("after Advance Now = %v", got)
+	}
+}

@@ -7,35 +7,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/interfaces/auth"
+	"github.com/acme/order-service/internal/testkit"
 )
 
-// fakeClock is a settable clock for refresh timing.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// newFakeClock is a clock for refresh timing that moves only when told.
+func newFakeClock() *testkit.Clock { return testkit.NewClock(time.Now()) }
 
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newJWKS(t *testing.T, p *idp, clock *fakeClock) *auth.JWKS {
+func newJWKS(t *testing.T, p *idp, clock *testkit.Clock) *auth.JWKS {
 	t.Helper()
 	cfg := auth.JWKSConfig{Fetch: auth.JWKSURL(p.url(), p.server.Client()), RefreshInterval: time.Hour, MinRefreshInterval: time.Minute,
 		Logger: slog.New(slog.DiscardHandler)}
@@ -50,7 +33,7 @@ func newJWKS(t *testing.T, p *idp, clock *fakeClock) *auth.JWKS {
 	return keys
 }
 
-func jwksAuthenticator(t *testing.T, p *idp, clock *fakeClock) *auth.Authenticator {
+func jwksAuthenticator(t *testing.T, p *idp, clock *testkit.Clock) *auth.Authenticator {
 	t.Helper()
 	a, err := auth.New(auth.Config{Keys: newJWKS(t, p, clock), Issuer: testIssuer, Audience: testAudience, ClockSkew: auth.DefaultClockSkew})
 	if err != nil {
