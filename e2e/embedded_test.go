@@ -96,25 +96,22 @@ func TestEmbeddedModeSurvivesRestart(t *testing.T) {
 
 // The zero-configuration start the README promises (`go run
 // cmd/server/main.go` on a fresh machine): the binary with nothing in its
-// environment but PATH and HOME reaches readiness, serves, and keeps its data
-// in ./data.
+// environment but PATH, HOME and the three listen addresses reaches
+// readiness, serves, and keeps its data in ./data. The addresses are fresh
+// ports, not the defaults (9000, 8080, 9092) — those are machine-wide, and
+// other test binaries and checkouts run at the same time; internal/config's
+// tests pin the defaults themselves.
 func TestZeroConfigStartup(t *testing.T) {
-	// Not parallel: it takes the default ports 9000, 8080 and 9092, as the
-	// walkthrough test does (and t.Setenv needs it).
+	// Not parallel: t.Setenv needs it.
 	//
 	// Poison the test's own environment: the child must not inherit it.
 	t.Setenv("DATABASE_URL", "postgres://leaked@127.0.0.1:1/leaked")
 	t.Setenv("KAFKA_BROKERS", "127.0.0.1:1")
 	t.Setenv("DATA_DIR", "/nonexistent/leaked")
-	env := map[string]string{}
-	if busy := portsFree("9000", "8080", "9092"); len(busy) > 0 {
-		addrs := freeAddrs(t, 3)
-		env = map[string]string{"GRPC_ADDR": addrs[0], "HTTP_ADDR": addrs[1], "EMBEDDED_KAFKA_ADDR": addrs[2]}
-		t.Logf("!!! default ports %v are busy: starting with ONLY the three listen addresses set %v", busy, env)
-	}
+	env := listenEnv(t)
 	dir := t.TempDir()
 	svc := startService(t, "zero-config", env, dir)
-	t.Logf("zero-config start-up: ready %s after exec (binary race-instrumented: %v)", svc.ReadyAfter.Round(time.Millisecond), raceEnabled && os.Getenv("E2E_BINARY_RACE") != "0")
+	t.Logf("zero-config start-up: ready %s after exec (binary race-instrumented: %v)", svc.ReadyAfter.Round(time.Millisecond), binaryRace)
 	for _, want := range []string{`msg="order service ready"`, "storage: embedded SQLite", "kafka: embedded broker"} {
 		if !strings.Contains(svc.Logs(), want) {
 			t.Errorf("start-up log (text by default when embedded) does not say %q:\n%s", want, svc.Logs())

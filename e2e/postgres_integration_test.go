@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/acme/order-service/internal/infrastructure/kafka/kafkatest"
 	"github.com/acme/order-service/internal/infrastructure/postgres"
 	"github.com/acme/order-service/internal/infrastructure/postgres/pgtest"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 const (
@@ -36,22 +38,20 @@ const (
 // postgresEnv is the production-like environment: PostgreSQL, external
 // Kafka, JSON logs.
 func postgresEnv(t testing.TB, dsn string, brokers []string) map[string]string {
-	addrs := freeAddrs(t, 3)
-	return map[string]string{
-		"DATABASE_URL":        dsn,
-		"KAFKA_BROKERS":       strings.Join(brokers, ","),
-		"SERVICE_NAME":        "order-service",
-		"CELL_ID":             "cell-e2e",
-		"DATA_DIR":            t.TempDir(),
-		"GRPC_ADDR":           addrs[0],
-		"HTTP_ADDR":           addrs[1],
-		"EMBEDDED_KAFKA_ADDR": addrs[2], // unused with KAFKA_BROKERS; never the shared default
-		"LOG_FORMAT":          "json",
-		"DB_MAX_CONNS":        dbMaxConns,
+	env := listenEnv(t) // EMBEDDED_KAFKA_ADDR is unused with KAFKA_BROKERS, and never the shared default
+	maps.Copy(env, map[string]string{
+		"DATABASE_URL":  dsn,
+		"KAFKA_BROKERS": strings.Join(brokers, ","),
+		"SERVICE_NAME":  "order-service",
+		"CELL_ID":       "cell-e2e",
+		"DATA_DIR":      t.TempDir(),
+		"LOG_FORMAT":    "json",
+		"DB_MAX_CONNS":  dbMaxConns,
 		// With DATABASE_URL authentication is on by default; these tests
 		// act as the anonymous administrator (actor id "anonymous").
 		"AUTH_MODE": "off",
-	}
+	})
+	return env
 }
 
 // The whole lifecycle over gRPC and over REST against PostgreSQL and Kafka:
@@ -158,7 +158,7 @@ func TestPostgresErrorClasses(t *testing.T) {
 
 		proxy.Restart()
 		t.Log("database reachable again")
-		poll(t, 30*time.Second, "/readyz after the outage", func() error {
+		testkit.Eventually(t, 30*time.Second, "/readyz after the outage", func() error {
 			code, body, err := svc.REST.Raw(ctx, http.MethodGet, "/readyz", nil)
 			if err != nil || code != http.StatusOK {
 				return fmt.Errorf("%d %q %v", code, body, err)
@@ -234,7 +234,7 @@ func checkErrorClasses(t *testing.T, ctx context.Context, c orderv1.OrderService
 
 func awaitHealth(t testing.TB, ctx context.Context, h healthpb.HealthClient, want healthpb.HealthCheckResponse_ServingStatus) {
 	t.Helper()
-	poll(t, 15*time.Second, "grpc health "+want.String(), func() error {
+	testkit.Eventually(t, 15*time.Second, "grpc health "+want.String(), func() error {
 		resp, err := h.Check(ctx, &healthpb.HealthCheckRequest{Service: orderv1.OrderService_ServiceDesc.ServiceName})
 		if err != nil {
 			return err
@@ -309,7 +309,7 @@ func TestPostgresGracefulShutdownInFlight(t *testing.T) {
 			}
 		})
 	}
-	poll(t, 60*time.Second, "200 acknowledged creates before SIGTERM", func() error {
+	testkit.Eventually(t, 60*time.Second, "200 acknowledged creates before SIGTERM", func() error {
 		if n := acked.Load(); n < 200 {
 			return fmt.Errorf("%d so far", n)
 		}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	orderv1 "github.com/acme/order-service/gen/order/v1"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // topic is the service's default KAFKA_TOPIC.
@@ -464,7 +465,7 @@ func readTopic(ctx context.Context, brokers []string, topic string) ([]*kgo.Reco
 func awaitRecords(t testing.TB, read func(context.Context) ([]*kgo.Record, error), history map[string][]*orderv1.OrderEvent, timeout time.Duration) []*kgo.Record {
 	t.Helper()
 	var records []*kgo.Record
-	poll(t, timeout, "waiting for the events on Kafka", func() error {
+	testkit.Eventually(t, timeout, "waiting for the events on Kafka", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		var err error

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // tcpProxy forwards a loopback port to a target. Stop makes the target
@@ -110,7 +112,7 @@ func (p *tcpProxy) Stop() {
 func (p *tcpProxy) Restart() {
 	p.t.Helper()
 	var ln net.Listener
-	poll(p.t, 10*time.Second, "proxy: listen on "+p.addr+" again", func() error {
+	testkit.Eventually(p.t, 10*time.Second, "proxy: listen on "+p.addr+" again", func() error {
 		var err error
 		ln, err = net.Listen("tcp", p.addr)
 		return err

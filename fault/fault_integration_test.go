@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // harnessTimeout bounds the whole --short run (about a minute alone, more
@@ -36,11 +37,14 @@ func TestFaultHarnessShort(t *testing.T) {
 		fmt.Fprintln(os.Stderr, "!!! "+msg)
 		t.Skip(msg)
 	}
-	root, err := filepath.Abs("..")
+	root, err := testkit.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	touchSources(t, root)
+	// The builds in scripts/fault.sh are invisible to go test's cache.
+	if err := testkit.TouchSources(root); err != nil {
+		t.Fatalf("walk the sources: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), harnessTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "scripts", "fault.sh"), "--short")
@@ -102,33 +106,4 @@ func missingClusterTools() string {
 func isExecutable(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
-}
-
-// touchSources opens every source file under root. go test caches a
-// package's result keyed on the files its tests open; the builds in
-// scripts/fault.sh run in other processes, invisible to it, so without this
-// a change to the service would be answered from the cache.
-func touchSources(t testing.TB, root string) {
-	t.Helper()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if name := d.Name(); path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		switch filepath.Ext(path) {
-		case ".go", ".sql", ".proto", ".mod", ".sum", ".sh", ".json", ".yaml":
-			if f, err := os.Open(path); err == nil {
-				f.Close()
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("walk the sources: %v", err)
-	}
 }

@@ -2,20 +2,29 @@
 # Runs the README walkthrough for real and checks what README says to look for.
 #
 # It builds the server, starts it in embedded mode (no DATABASE_URL, no
-# KAFKA_BROKERS, nothing else from this environment) in a fresh DATA_DIR on
-# the default ports 9000/8080/9092, waits for /readyz, runs the bash block
-# between <!-- walkthrough:start --> and <!-- walkthrough:end --> exactly as
-# written, then checks the README's "What to look for" claims, stops the
-# server with SIGTERM (it must exit 0) and prints PASS/FAIL per claim.
+# KAFKA_BROKERS, nothing else from this environment) in a fresh DATA_DIR,
+# waits for /readyz, runs the bash block between <!-- walkthrough:start -->
+# and <!-- walkthrough:end --> as written, then checks the README's "What to
+# look for" claims, stops the server with SIGTERM (it must exit 0) and
+# prints PASS/FAIL per claim.
 #
 #   scripts/walkthrough.sh
+#   GRPC_ADDR=127.0.0.1:19000 HTTP_ADDR=127.0.0.1:18080 EMBEDDED_KAFKA_ADDR=127.0.0.1:19092 scripts/walkthrough.sh
+#
+# The server listens on the README's ports (9000, 8080, 9092) unless the
+# service's own settings GRPC_ADDR, HTTP_ADDR and EMBEDDED_KAFKA_ADDR say
+# otherwise; then it gets those, and in the README's commands the addresses
+# localhost:9000, localhost:8080 and localhost:9092 are replaced by them —
+# nothing else in the commands changes. The tests run it so, on free ports:
+# the default ports are machine-wide.
 #
 # Environment:
+#   GRPC_ADDR, HTTP_ADDR, EMBEDDED_KAFKA_ADDR  the server's listen addresses
 #   ORDER_SERVICE_BIN=path  run this binary instead of building ./cmd/server
 #   KEEP_WORKDIR=1          keep the work directory (server log, outputs)
 #
 # Exit status: 0 every claim holds, 1 a claim failed, 2 the walkthrough
-# could not run (tools, build, start-up), 3 a default port is taken.
+# could not run (tools, build, start-up), 3 a listen port is taken.
 #
 # Not `set -e`: the walkthrough's stale-version commands fail on purpose.
 set -uo pipefail
@@ -24,10 +33,18 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 README="$ROOT/README.md"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/walkthrough.XXXXXX")
 SERVER_PID=""
-PORTS=(9000 8080 9092)
+# The addresses the README's commands name, and the server's listen
+# addresses (the same unless the environment sets them).
+README_GRPC=localhost:9000
+README_HTTP=localhost:8080
+README_KAFKA=localhost:9092
+LISTEN_GRPC=${GRPC_ADDR:-:9000}
+LISTEN_HTTP=${HTTP_ADDR:-:8080}
+LISTEN_KAFKA=${EMBEDDED_KAFKA_ADDR:-127.0.0.1:9092}
 READY_SECONDS=60
 STOP_SECONDS=40
 RUN_SECONDS=180
+KAFKA_SECONDS=30 # how long the relay may take to publish the last events
 
 log() { printf '[walkthrough] %s\n' "$*" >&2; }
 die() {
@@ -65,7 +82,7 @@ install_tools() {
 	fi
 	if ! command -v grpcurl >/dev/null; then
 		log "installing grpcurl (go install)"
-		go install github.com/fullstorydev/grpcurl/cmd/grpcurl@latest || die 2 "cannot install grpcurl"
+		go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4 || die 2 "cannot install grpcurl"
 	fi
 	local missing=() tool
 	for tool in kcat jq curl; do
@@ -83,6 +100,18 @@ install_tools() {
 
 # --- ports -------------------------------------------------------------------
 
+# dial_addr LISTEN: the address to dial for a listen address (":9000" and
+# "0.0.0.0:9000" are dialled on localhost).
+dial_addr() {
+	local host=${1%:*} port=${1##*:}
+	case $host in "" | 0.0.0.0 | "[::]") host=localhost ;; esac
+	printf '%s:%s' "$host" "$port"
+}
+DIAL_GRPC=$(dial_addr "$LISTEN_GRPC")
+DIAL_HTTP=$(dial_addr "$LISTEN_HTTP")
+DIAL_KAFKA=$(dial_addr "$LISTEN_KAFKA")
+PORTS=("${LISTEN_GRPC##*:}" "${LISTEN_HTTP##*:}" "${LISTEN_KAFKA##*:}")
+
 # port_taken PORT: something listens on PORT (any address).
 port_taken() {
 	if command -v ss >/dev/null; then
@@ -98,8 +127,8 @@ check_ports() {
 		port_taken "$port" && taken+=("$port")
 	done
 	if ((${#taken[@]})); then
-		log "ERROR: port(s) ${taken[*]} already in use; the walkthrough needs 9000, 8080 and 9092 free."
-		command -v ss >/dev/null && ss -ltnp 2>/dev/null | grep -E ":(9000|8080|9092)\b" >&2
+		log "ERROR: port(s) ${taken[*]} already in use; the walkthrough needs ${PORTS[*]} free (set GRPC_ADDR, HTTP_ADDR and EMBEDDED_KAFKA_ADDR to use others)."
+		command -v ss >/dev/null && ss -ltnp 2>/dev/null | grep -E ":($(IFS='|'; echo "${PORTS[*]}"))\b" >&2
 		exit 3
 	fi
 }
@@ -117,38 +146,54 @@ build_server() {
 	(cd "$ROOT" && go build -o "$BIN" ./cmd/server) || die 2 "build failed"
 }
 
-start_server() {
-	mkdir -p "$WORK/run"
-	# Only PATH and HOME: no DATABASE_URL, KAFKA_BROKERS, ports or ids leak in.
-	(cd "$WORK/run" && exec env -i PATH="$PATH" HOME="$HOME" DATA_DIR="$WORK/data" "$BIN") >"$WORK/server.log" 2>&1 &
-	SERVER_PID=$!
-	local start=$SECONDS tries=0
-	while ((tries < READY_SECONDS * 10)); do
-		if curl -fsS -o /dev/null --max-time 2 http://localhost:8080/readyz 2>/dev/null; then
-			log "server ready after $((SECONDS - start))s (pid $SERVER_PID, DATA_DIR $WORK/data)"
-			return
-		fi
-		if ! server_alive; then
-			tail -n 50 "$WORK/server.log" >&2
-			die 2 "the server exited during start-up"
-		fi
+# poll_until SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds
+# (0) or SECONDS have passed (1). The interval is the poll's pace; the
+# deadline is a clock, not a count of tries (a try may itself take time).
+poll_until() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < deadline)) || return 1
 		sleep 0.1
-		tries=$((tries + 1))
 	done
-	tail -n 50 "$WORK/server.log" >&2
-	die 2 "the server was not ready within ${READY_SECONDS}s"
 }
 
-# stop_server: SIGTERM, wait up to STOP_SECONDS, then the exit status (137
-# when it had to be killed).
+# server_ready: /readyz answers 200, or the server has exited (then
+# SERVER_EXITED=1): either way there is nothing more to wait for.
+server_ready() {
+	if ! server_alive; then
+		SERVER_EXITED=1
+		return 0
+	fi
+	curl -fsS -o /dev/null --max-time 2 "http://$DIAL_HTTP/readyz" 2>/dev/null
+}
+
+start_server() {
+	mkdir -p "$WORK/run"
+	# Only PATH, HOME and the listen addresses: no DATABASE_URL,
+	# KAFKA_BROKERS or ids leak in.
+	(cd "$WORK/run" && exec env -i PATH="$PATH" HOME="$HOME" DATA_DIR="$WORK/data" \
+		GRPC_ADDR="$LISTEN_GRPC" HTTP_ADDR="$LISTEN_HTTP" EMBEDDED_KAFKA_ADDR="$LISTEN_KAFKA" \
+		"$BIN") >"$WORK/server.log" 2>&1 &
+	SERVER_PID=$!
+	SERVER_EXITED=0
+	local start=$SECONDS
+	if ! poll_until "$READY_SECONDS" server_ready; then
+		tail -n 50 "$WORK/server.log" >&2
+		die 2 "the server was not ready within ${READY_SECONDS}s"
+	fi
+	if ((SERVER_EXITED)); then
+		tail -n 50 "$WORK/server.log" >&2
+		die 2 "the server exited during start-up"
+	fi
+	log "server ready after $((SECONDS - start))s (pid $SERVER_PID, DATA_DIR $WORK/data, grpc $DIAL_GRPC, http $DIAL_HTTP, kafka $DIAL_KAFKA)"
+}
+
+# stop_server: SIGTERM, wait up to STOP_SECONDS for the exit, then the exit
+# status (137 when it had to be killed).
 stop_server() {
 	kill -TERM "$SERVER_PID"
-	local tries=0
-	while server_alive && ((tries < STOP_SECONDS * 10)); do
-		sleep 0.1
-		tries=$((tries + 1))
-	done
-	if server_alive; then
+	if ! timeout "$STOP_SECONDS" tail --pid="$SERVER_PID" -s 0.1 -f /dev/null; then
 		log "the server did not exit within ${STOP_SECONDS}s of SIGTERM; killing it"
 		kill -KILL "$SERVER_PID"
 	fi
@@ -163,8 +208,23 @@ stop_server() {
 extract_walkthrough() {
 	awk '/<!-- walkthrough:start -->/ { inside = 1; next }
 	     /<!-- walkthrough:end -->/   { inside = 0 }
-	     inside && !/^```/' "$README" >"$WORK/walkthrough.sh"
-	[[ -s $WORK/walkthrough.sh ]] || die 2 "no walkthrough block between the markers in $README"
+	     inside && !/^```/' "$README" >"$WORK/readme-block.sh"
+	[[ -s $WORK/readme-block.sh ]] || die 2 "no walkthrough block between the markers in $README"
+	redirect_ports "$WORK/readme-block.sh" >"$WORK/walkthrough.sh"
+}
+
+# redirect_ports FILE: the README's commands with the three README addresses
+# replaced by the server's (a no-op on the default ports). Every address the
+# commands name must be one of the three: a command that reached for another
+# port would talk to whatever listens there, not to this server.
+redirect_ports() {
+	local other
+	other=$(grep -oE '[A-Za-z0-9.-]*:(9000|8080|9092)\b' "$1" | grep -vxE "$README_GRPC|$README_HTTP|$README_KAFKA" | sort -u)
+	[[ -z $other ]] || die 2 "the walkthrough names $(echo $other) — only $README_GRPC, $README_HTTP and $README_KAFKA are redirected to the server"
+	for addr in "$README_GRPC" "$README_HTTP" "$README_KAFKA"; do
+		grep -q "$addr" "$1" || die 2 "the walkthrough no longer names $addr; update scripts/walkthrough.sh"
+	done
+	sed -e "s/$README_GRPC\b/$DIAL_GRPC/g" -e "s/$README_HTTP\b/$DIAL_HTTP/g" -e "s/$README_KAFKA\b/$DIAL_KAFKA/g" "$1"
 }
 
 # The block runs as written, sourced by a runner that traces each command
@@ -240,21 +300,20 @@ check_claims() {
 
 	# 4. kcat: OrderCreated, OrderConfirmed, OrderPaid of the first order and
 	#    the second order's OrderCreated, each with ce_id, ce_type, ce_source.
-	local second records
-	second=$(section 'curl .*POST localhost:8080/v1/orders -H' | grep -oE "\"id\": *\"$uuid_re\"" | head -n 1 | grep -oE "$uuid_re")
-	records=$(section '^\\+ kcat ' | awk '
-		/^key=/     { key = substr($1, 5) }
-		/^headers=/ { type = "-"; source = "-"; id = "-"
-		              n = split(substr($0, 9), h, ",")
-		              for (i = 1; i <= n; i++) {
-		                  split(h[i], kv, "=")
-		                  if (kv[1] == "ce_type") type = kv[2]
-		                  if (kv[1] == "ce_source") source = kv[2]
-		                  if (kv[1] == "ce_id") id = kv[2]
-		              }
-		              print key, type, source, id }')
-	local want
-	for want in "$order_id order.v1.OrderCreated" "$order_id order.v1.OrderConfirmed" "$order_id order.v1.OrderPaid" "$second order.v1.OrderCreated"; do
+	#    The relay publishes after the commit, so the walkthrough's kcat, run
+	#    a moment after the last command, may be early by a few events: the
+	#    same kcat command is read again until they are there (a deadline of
+	#    KAFKA_SECONDS), and only then judged.
+	local second
+	second=$(section "curl .*POST $DIAL_HTTP/v1/orders -H" | grep -oE "\"id\": *\"$uuid_re\"" | head -n 1 | grep -oE "$uuid_re")
+	WANTED=("$order_id order.v1.OrderCreated" "$order_id order.v1.OrderConfirmed" "$order_id order.v1.OrderPaid" "$second order.v1.OrderCreated")
+	RECORDS=$(section '^\\+ kcat ' | kcat_records)
+	KCAT_CMD=$(grep -m 1 '^kcat ' "$WORK/walkthrough.sh")
+	KCAT_READS=1
+	poll_until "$KAFKA_SECONDS" reread_kcat
+	((KCAT_READS == 1)) || log "kcat read the topic $KCAT_READS times before the relay had published every event"
+	local want records=$RECORDS
+	for want in "${WANTED[@]}"; do
 		grep -qE "^$want /order-service/local $uuid_re\$" <<<"$records"
 		ok=$?
 		claim "kcat shows ${want#* } of order ${want%% *} with ce_id, ce_type, ce_source=/order-service/local" $ok
@@ -268,6 +327,39 @@ check_claims() {
 	[[ -n $records && $malformed == 0 ]]
 	ok=$?
 	claim "every kcat record has a key, ce_id, ce_type and ce_source=/order-service/local ($count records)" $ok
+}
+
+# kcat_records: one line "key ce_type ce_source ce_id" per record in kcat's
+# output (stdin).
+kcat_records() {
+	awk '
+		/^key=/     { key = substr($1, 5) }
+		/^headers=/ { type = "-"; source = "-"; id = "-"
+		              n = split(substr($0, 9), h, ",")
+		              for (i = 1; i <= n; i++) {
+		                  split(h[i], kv, "=")
+		                  if (kv[1] == "ce_type") type = kv[2]
+		                  if (kv[1] == "ce_source") source = kv[2]
+		                  if (kv[1] == "ce_id") id = kv[2]
+		              }
+		              print key, type, source, id }'
+}
+
+# all_published: RECORDS holds a record for every "order-id type" in WANTED.
+all_published() {
+	local want
+	for want in "${WANTED[@]}"; do
+		grep -qE "^$want /order-service/local $uuid_re\$" <<<"$RECORDS" || return 1
+	done
+}
+
+# reread_kcat: done when every wanted record is there; otherwise runs the
+# walkthrough's kcat command once more into RECORDS.
+reread_kcat() {
+	all_published && return 0
+	RECORDS=$( (cd "$WORK/run" && timeout 20 bash -c "$KCAT_CMD") 2>/dev/null | kcat_records)
+	KCAT_READS=$((KCAT_READS + 1))
+	all_published
 }
 
 main() {

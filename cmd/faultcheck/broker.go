@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // brokerRestartWait bounds how long Restart retries binding the port it
@@ -66,21 +69,23 @@ func (b *broker) start(port int) error {
 	if b.c != nil {
 		return errors.New("broker already running")
 	}
-	deadline := time.Now().Add(brokerRestartWait)
-	retry := time.NewTicker(50 * time.Millisecond) // the kernel has no event for "port free again"
-	defer retry.Stop()
-	for {
+	// Restart wants the port it had, which may not be free again at once:
+	// the kernel has no event for "port free again".
+	ctx, cancel := context.WithTimeout(context.Background(), brokerRestartWait)
+	defer cancel()
+	err := testkit.Poll(ctx, 50*time.Millisecond, func() error {
 		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(b.dir),
 			kfake.ClusterID("faultcheck"), kfake.SyncWrites())
-		if err == nil {
-			b.c = c
-			_, p, _ := net.SplitHostPort(c.ListenAddrs()[0])
-			b.port, _ = strconv.Atoi(p)
-			return nil
+		if err != nil {
+			return err
 		}
-		if port == 0 || time.Now().After(deadline) {
-			return fmt.Errorf("start kafka broker on port %d: %w", port, err)
-		}
-		<-retry.C
+		b.c = c
+		_, p, _ := net.SplitHostPort(c.ListenAddrs()[0])
+		b.port, _ = strconv.Atoi(p)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("start kafka broker on port %d: %w", port, err)
 	}
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	orderv1 "github.com/acme/order-service/gen/order/v1"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // requestTimeout is the deadline of each load request, and the service's
@@ -52,7 +53,9 @@ func (r *scenarioResult) note(format string, args ...any) {
 	r.details = append(r.details, fmt.Sprintf(format, args...))
 }
 
-// scenarios by their letter.
+// scenarios by their letter. They time their phases (how long an outage
+// lasts, how long load runs between faults) with outbox.Sleep: that is the
+// scenario itself, not a wait for a condition.
 var scenarios = map[string]func(context.Context, *env) scenarioResult{
 	"a": scenarioKill,
 	"b": scenarioPostgresOutage,
@@ -83,7 +86,7 @@ func (e *env) newRun(ctx context.Context, name string, extraEnv map[string]strin
 		return nil, fmt.Errorf("create database %s: %w", db, err)
 	}
 	r.dbURL = e.pg.URL(db)
-	addrs, err := freeAddrs(2)
+	addrs, err := testkit.FreeAddrs(2)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +148,14 @@ func (r *scenarioRun) newLoad(workers int) *load {
 	return &load{s: r.sender, workers: workers, retryFor: 30 * time.Second, seed: r.env.opts.seed}
 }
 
+// entries flushes the scenario's journal and reads it back.
+func (r *scenarioRun) entries() ([]Entry, error) {
+	if err := r.journal.Flush(); err != nil {
+		return nil, err
+	}
+	return readJournal(r.journal.path)
+}
+
 // check runs the checker on the scenario's journal.
 func (r *scenarioRun) check(ctx context.Context, absent []string, expected ...codes.Code) (*checkResult, error) {
 	if err := r.journal.Flush(); err != nil {
@@ -164,7 +175,7 @@ func (r *scenarioRun) check(ctx context.Context, absent []string, expected ...co
 // finish stops the service cleanly (a clean exit is part of the check) and
 // releases everything.
 func (r *scenarioRun) finish(res *scenarioResult) {
-	if r.svc != nil && r.svc.cmd != nil {
+	if r.svc != nil && r.svc.proc != nil {
 		if err := r.svc.Stop(); err != nil {
 			res.fail("service did not stop cleanly on SIGTERM: %v", err)
 		}
@@ -217,19 +228,6 @@ func window(entries []Entry, from, to time.Time) []Entry {
 		}
 	}
 	return out
-}
-
-// pause is a scenario's own timing (how long an outage lasts, how long load
-// runs between faults) — the scenario itself, not a wait for a condition.
-func pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 func errorf(name, title string, err error) scenarioResult {

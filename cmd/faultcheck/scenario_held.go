@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	orderv1 "github.com/acme/order-service/gen/order/v1"
+	"github.com/acme/order-service/internal/infrastructure/outbox"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // scenarioHeldTransaction (d): the skip hazard of every "position > last
@@ -64,7 +66,7 @@ func scenarioHeldTransaction(ctx context.Context, e *env) scenarioResult {
 		stopLoad()
 		wg.Wait()
 	}()
-	pause(ctx, time.Second)
+	outbox.Sleep(ctx, time.Second)
 
 	locker, err := pgx.Connect(ctx, r.dbURL)
 	if err != nil {
@@ -104,7 +106,7 @@ RETURNING id::text`).Scan(&rolledBack)
 	holdStart := time.Now()
 	publishedBefore := topicSize(ctx, r)
 	ackedBefore := l.acked.Load()
-	pause(ctx, hold)
+	outbox.Sleep(ctx, hold)
 	publishedDuring := topicSize(ctx, r) - publishedBefore
 	ackedDuring := l.acked.Load() - ackedBefore
 	// Everything committed so far committed before the held events will.
@@ -127,16 +129,12 @@ RETURNING id::text`).Scan(&rolledBack)
 			res.fail("a held ConfirmOrder answered %s v%d (%v), want OK v2", late.Code, late.Order.GetVersion(), late.Err)
 		}
 	}
-	pause(ctx, 2*time.Second)
+	outbox.Sleep(ctx, 2*time.Second)
 	stopLoad()
 	wg.Wait()
 
 	// The writers on other orders must not notice the held lock.
-	if err := r.journal.Flush(); err != nil {
-		res.fail("journal: %v", err)
-		return res
-	}
-	entries, err := readJournal(r.journal.path)
+	entries, err := r.entries()
 	if err != nil {
 		res.fail("journal: %v", err)
 		return res
@@ -199,21 +197,19 @@ WHERE late.aggregate_id = $1 AND late.version = 2
 func waitForLockWaits(ctx context.Context, r *scenarioRun, n int, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for {
+	err := testkit.Poll(ctx, testkit.PollEvery, func() error {
 		var waiting int
 		err := r.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
 WHERE datname = current_database() AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL`).Scan(&waiting)
-		if err == nil && waiting >= n {
-			return nil
+		if err == nil && waiting < n {
+			err = fmt.Errorf("%d of %d waiting", waiting, n)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("no lock wait within %s (last error %v)", timeout, err)
-		case <-tick.C:
-		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("no lock wait within %s: %w", timeout, err)
 	}
+	return nil
 }
 
 // topicSize is the number of records on the scenario's topic (sum of end

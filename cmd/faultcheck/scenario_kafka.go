@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/acme/order-service/internal/infrastructure/outbox"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // scenarioKafkaOutage (c): the broker is stopped under load. Commands never
@@ -29,12 +32,12 @@ func scenarioKafkaOutage(ctx context.Context, e *env) scenarioResult {
 	var wg sync.WaitGroup
 	wg.Go(func() { l.Run(ctx, loadCtx, "load") })
 
-	pause(ctx, e.pickDur(3*time.Second, 5*time.Second))
+	outbox.Sleep(ctx, e.pickDur(3*time.Second, 5*time.Second))
 	publishedAtStop := topicSize(ctx, r)
 	e.broker.Stop()
 	stopped := time.Now()
 	ackedBefore := l.acked.Load()
-	pause(ctx, outage)
+	outbox.Sleep(ctx, outage)
 	ackedDuring := l.acked.Load() - ackedBefore
 	if err := e.broker.Restart(); err != nil {
 		stopLoad()
@@ -56,7 +59,7 @@ func scenarioKafkaOutage(ctx context.Context, e *env) scenarioResult {
 	}
 	res.note("backlog at restart: %d events committed, %d published before the stop; drained %s after the restart",
 		backlog, publishedAtStop, drain.Round(time.Millisecond))
-	pause(ctx, e.pickDur(2*time.Second, 5*time.Second))
+	outbox.Sleep(ctx, e.pickDur(2*time.Second, 5*time.Second))
 	stopLoad()
 	wg.Wait()
 
@@ -88,16 +91,11 @@ func waitTopicSize(ctx context.Context, r *scenarioRun, n int64, timeout time.Du
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if topicSize(ctx, r) >= n {
-			return time.Since(start), true
+	err := testkit.Poll(ctx, 100*time.Millisecond, func() error {
+		if size := topicSize(ctx, r); size < n {
+			return fmt.Errorf("%d of %d records", size, n)
 		}
-		select {
-		case <-ctx.Done():
-			return time.Since(start), false
-		case <-tick.C:
-		}
-	}
+		return nil
+	})
+	return time.Since(start), err == nil
 }

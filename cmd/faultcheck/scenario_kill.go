@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/acme/order-service/internal/infrastructure/outbox"
 )
 
 // scenarioKill (a): the service is killed with SIGKILL repeatedly under
@@ -34,7 +36,7 @@ func scenarioKill(ctx context.Context, e *env) scenarioResult {
 
 	var restarts []time.Duration
 	for i := 0; i < kills && ctx.Err() == nil; i++ {
-		if !pause(ctx, between) {
+		if !outbox.Sleep(ctx, between) {
 			break
 		}
 		before := l.acked.Load()
@@ -49,7 +51,7 @@ func scenarioKill(ctx context.Context, e *env) scenarioResult {
 		restarts = append(restarts, took)
 		res.note("kill %d: %d requests acknowledged before it; restarted and ready in %s", i+1, before, took.Round(time.Millisecond))
 	}
-	pause(ctx, between)
+	outbox.Sleep(ctx, between)
 	stopLoad()
 	wg.Wait()
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/acme/order-service/internal/infrastructure/outbox"
 )
 
 // Bounds scenario b holds the service to.
@@ -72,7 +74,7 @@ func scenarioPostgresOutage(ctx context.Context, e *env) scenarioResult {
 		}
 	})
 
-	pause(ctx, e.pickDur(3*time.Second, 5*time.Second))
+	outbox.Sleep(ctx, e.pickDur(3*time.Second, 5*time.Second))
 	if err := e.pg.StopImmediate(ctx); err != nil {
 		stopLoad()
 		stopProbes()
@@ -81,7 +83,7 @@ func scenarioPostgresOutage(ctx context.Context, e *env) scenarioResult {
 		return res
 	}
 	stopped := time.Now()
-	pause(ctx, outage)
+	outbox.Sleep(ctx, outage)
 	restarting := time.Now()
 	if err := e.pg.Start(ctx); err != nil {
 		stopLoad()
@@ -95,16 +97,12 @@ func scenarioPostgresOutage(ctx context.Context, e *env) scenarioResult {
 		restarting.Sub(stopped).Round(time.Millisecond), back.Sub(restarting).Round(time.Millisecond))
 
 	// Keep the load on until the service has served again for a while.
-	pause(ctx, recoveryBound+e.pickDur(3*time.Second, 5*time.Second))
+	outbox.Sleep(ctx, recoveryBound+e.pickDur(3*time.Second, 5*time.Second))
 	stopLoad()
 	stopProbes()
 	wg.Wait()
 
-	if err := r.journal.Flush(); err != nil {
-		res.fail("journal: %v", err)
-		return res
-	}
-	entries, err := readJournal(r.journal.path)
+	entries, err := r.entries()
 	if err != nil {
 		res.fail("journal: %v", err)
 		return res

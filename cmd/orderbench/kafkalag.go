@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // lagMeter consumes the service's topic while the load runs and measures,
@@ -142,18 +145,16 @@ func (m *lagMeter) measureFrom(t time.Time) {
 // finish waits until the events of the measured window have arrived (no
 // new one for a second, or drain passed), then reports.
 func (m *lagMeter) finish(ctx context.Context, loadEnd time.Time, drain time.Duration) *lagReport {
-	deadline := time.Now().Add(drain)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+	drainCtx, cancel := context.WithTimeout(ctx, drain)
+	defer cancel()
+	_ = testkit.Poll(drainCtx, 100*time.Millisecond, func() error { // past drain, report what arrived
 		m.mu.Lock()
-		quiet := time.Since(maxTime(m.last, loadEnd)) > time.Second
-		m.mu.Unlock()
-		if quiet {
-			break
+		defer m.mu.Unlock()
+		if time.Since(maxTime(m.last, loadEnd)) <= time.Second {
+			return errors.New("events still arriving")
 		}
-		<-tick.C
-	}
+		return nil
+	})
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	afterAnswer := newHistogram()

@@ -4,6 +4,7 @@ package badinput
 
 import (
 	"context"
+	"maps"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,11 +18,9 @@ import (
 func TestBadInputPostgres(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	pool := pgtest.NewPool(t, dsn)
-	addrs := freeAddrs(t, 3)
-	s := start(t, map[string]string{
-		"DATABASE_URL": dsn, "AUTH_MODE": "off", "DATA_DIR": t.TempDir(),
-		"GRPC_ADDR": addrs[0], "HTTP_ADDR": addrs[1], "EMBEDDED_KAFKA_ADDR": addrs[2],
-	})
+	env := listenEnv(t)
+	maps.Copy(env, map[string]string{"DATABASE_URL": dsn, "AUTH_MODE": "off", "DATA_DIR": t.TempDir()})
+	s := start(t, env)
 	s.state = pgCounter{pool: pool}
 	runSuite(t, s)
 }

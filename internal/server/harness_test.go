@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +19,7 @@ import (
 	orderv1 "github.com/acme/order-service/gen/order/v1"
 	"github.com/acme/order-service/internal/config"
 	"github.com/acme/order-service/internal/server"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // Failure bounds, not performance targets: a race-instrumented build on a
@@ -29,14 +27,13 @@ import (
 const (
 	readyTimeout = 60 * time.Second
 	stopTimeout  = 40 * time.Second
-	pollEvery    = 20 * time.Millisecond
 )
 
 // service is the real service, built by server.RunWith in this process on
 // the embedded SQLite store and the embedded broker, on fresh ports.
 type service struct {
 	cfg  config.Config
-	logs *syncBuffer
+	logs *testkit.Buffer
 
 	GRPC  orderv1.OrderServiceClient
 	Conn  *grpc.ClientConn
@@ -49,7 +46,7 @@ type service struct {
 // overrides) the embedded defaults.
 func startService(t *testing.T, env map[string]string, opts server.Options) *service {
 	t.Helper()
-	addrs := freeAddrs(t, 4)
+	addrs := testkit.MustFreeAddrs(t, 4)
 	vars := map[string]string{
 		"DATA_DIR": t.TempDir(), "GRPC_ADDR": addrs[0], "HTTP_ADDR": addrs[1],
 		"EMBEDDED_KAFKA_ADDR": addrs[2], "ADMIN_ADDR": addrs[3],
@@ -63,16 +60,20 @@ func startService(t *testing.T, env map[string]string, opts server.Options) *ser
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	s := &service{cfg: cfg, logs: &syncBuffer{}, HTTP: "http://" + addrs[1], Admin: "http://" + addrs[3], Kafka: addrs[2]}
+	s := &service{cfg: cfg, logs: &testkit.Buffer{}, HTTP: "http://" + addrs[1], Admin: "http://" + addrs[3], Kafka: addrs[2]}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.RunWith(ctx, cfg, server.NewLogger(s.logs, cfg), opts) }()
+	stopped := make(chan struct{})
+	var runErr error // valid once stopped is closed
+	go func() {
+		runErr = server.RunWith(ctx, cfg, server.NewLogger(s.logs, cfg), opts)
+		close(stopped)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("service stopped with %v", err)
+		case <-stopped:
+			if runErr != nil {
+				t.Errorf("service stopped with %v", runErr)
 			}
 		case <-time.After(stopTimeout):
 			t.Errorf("service did not stop within %s", stopTimeout)
@@ -81,9 +82,11 @@ func startService(t *testing.T, env map[string]string, opts server.Options) *ser
 			t.Logf("service log:\n%s", s.logs.String())
 		}
 	})
-	if err := s.waitReady(done); err != nil {
+	readyCtx, readyCancel := context.WithTimeout(ctx, readyTimeout)
+	defer readyCancel()
+	if err := testkit.WaitReady(readyCtx, s.HTTP+"/readyz", stopped); err != nil {
 		cancel()
-		t.Fatalf("%v\nlog:\n%s", err, s.logs.String())
+		t.Fatalf("not ready within %s: %v\nlog:\n%s", readyTimeout, err, s.logs.String())
 	}
 	conn, err := grpc.NewClient(addrs[0], grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -92,41 +95,6 @@ func startService(t *testing.T, env map[string]string, opts server.Options) *ser
 	t.Cleanup(func() { _ = conn.Close() })
 	s.Conn, s.GRPC = conn, orderv1.NewOrderServiceClient(conn)
 	return s
-}
-
-func (s *service) waitReady(done <-chan error) error {
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	deadline := time.NewTimer(readyTimeout)
-	defer deadline.Stop()
-	for {
-		if code, _, err := get(context.Background(), s.HTTP+"/readyz"); err == nil && code == http.StatusOK {
-			return nil
-		}
-		select {
-		case err := <-done:
-			return fmt.Errorf("service exited before it was ready: %v", err)
-		case <-deadline.C:
-			return fmt.Errorf("not ready within %s", readyTimeout)
-		case <-tick.C:
-		}
-	}
-}
-
-// freeAddrs returns n distinct loopback addresses that were free a moment
-// ago (all held open together, so the ports differ).
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var addrs []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("free port: %v", err)
-		}
-		defer l.Close()
-		addrs = append(addrs, l.Addr().String())
-	}
-	return addrs
 }
 
 // get fetches url and returns the status code and body.
@@ -210,26 +178,6 @@ next:
 	return 0, false
 }
 
-// poll calls check until it returns nil or timeout passes.
-func poll(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		select {
-		case <-deadline.C:
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		case <-tick.C:
-		}
-	}
-}
-
 // logLines parses the service's JSON log.
 func (s *service) logLines(t *testing.T) []map[string]any {
 	t.Helper()
@@ -242,22 +190,4 @@ func (s *service) logLines(t *testing.T) []map[string]any {
 		lines = append(lines, line)
 	}
 	return lines
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

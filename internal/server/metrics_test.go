@@ -16,6 +16,7 @@ import (
 
 	orderv1 "github.com/acme/order-service/gen/order/v1"
 	"github.com/acme/order-service/internal/server"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 func newOrder(user, requestID string) *orderv1.CreateOrderRequest {
@@ -116,7 +117,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 
 	// The relay publishes the three events (two created, one confirmed) and
 	// says so, on both listeners.
-	poll(t, 30*time.Second, "relay metrics", func() error {
+	testkit.Eventually(t, 30*time.Second, "relay metrics", func() error {
 		for _, url := range []string{svc.HTTP + "/metrics", svc.Admin + "/metrics"} {
 			m := scrape(t, url)
 			if v, _ := m.value("outbox_relay_published_events_total"); v != 3 {
@@ -192,7 +193,7 @@ func TestOperatorEndpoints(t *testing.T) {
 			LastError *string `json:"last_error"`
 		} `json:"relay"`
 	}
-	poll(t, 30*time.Second, "/readyz shows the relay caught up", func() error {
+	testkit.Eventually(t, 30*time.Second, "/readyz shows the relay caught up", func() error {
 		code, body, err := get(ctx, svc.HTTP+"/readyz")
 		if err != nil || code != http.StatusOK {
 			return fmt.Errorf("%d %s %v", code, body, err)

@@ -14,6 +14,7 @@ import (
 
 	orderv1 "github.com/acme/order-service/gen/order/v1"
 	"github.com/acme/order-service/internal/infrastructure/postgres/pgtest"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // TestPostgresTracesAndPoolMetrics runs the service on PostgreSQL: the
@@ -34,7 +35,7 @@ func TestPostgresTracesAndPoolMetrics(t *testing.T) {
 		t.Fatalf("GetOrder: %v", err)
 	}
 
-	poll(t, 10*time.Second, "SQL spans under the store's spans", func() error {
+	testkit.Eventually(t, 10*time.Second, "SQL spans under the store's spans", func() error {
 		ended := spans.Ended()
 		rpc := find(ended, func(s sdktrace.ReadOnlySpan) bool { return s.Name() == "order.v1.OrderService/GetOrder" })
 		if rpc == nil {
@@ -93,7 +94,7 @@ func TestPostgresTracesAndPoolMetrics(t *testing.T) {
 		!strings.Contains(string(body), `"clean":true`) || !strings.Contains(string(body), `"histories":1`) {
 		t.Errorf("/admin/consistency: %d %s %v", code, body, err)
 	}
-	poll(t, 30*time.Second, "the relay publishes from PostgreSQL", func() error {
+	testkit.Eventually(t, 30*time.Second, "the relay publishes from PostgreSQL", func() error {
 		if v, _ := scrape(t, svc.HTTP+"/metrics").value("outbox_relay_published_events_total"); v != 1 {
 			return fmt.Errorf("published %v", v)
 		}

@@ -18,6 +18,7 @@ import (
 	orderv1 "github.com/acme/order-service/gen/order/v1"
 	"github.com/acme/order-service/internal/infrastructure/kafka/kafkatest"
 	"github.com/acme/order-service/internal/server"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // tracedService runs the service with an in-memory span recorder.
@@ -47,7 +48,7 @@ func TestTraceFromRPCToKafka(t *testing.T) {
 	}
 	orderID := created.GetOrder().GetId()
 	var rpc, command, appendSpan sdktrace.ReadOnlySpan
-	poll(t, 10*time.Second, "CreateOrder's spans", func() error {
+	testkit.Eventually(t, 10*time.Second, "CreateOrder's spans", func() error {
 		ended := spans.Ended()
 		rpc = find(ended, func(s sdktrace.ReadOnlySpan) bool {
 			return s.Name() == "order.v1.OrderService/CreateOrder" && s.SpanKind() == trace.SpanKindServer
@@ -106,7 +107,7 @@ func TestTraceFromRPCToKafka(t *testing.T) {
 		rest.Order.ID + " order.v1.OrderCreated": restTrace,
 	}
 	var records []*kgo.Record
-	poll(t, 30*time.Second, "three records on the topic", func() error {
+	testkit.Eventually(t, 30*time.Second, "three records on the topic", func() error {
 		records, err = kafkatest.ReadAll(ctx, []string{svc.Kafka}, "order-events")
 		if err != nil || len(records) < len(want) {
 			return fmt.Errorf("%d records, %v", len(records), err)
@@ -145,7 +146,7 @@ func TestTraceFromRPCToKafka(t *testing.T) {
 		}
 	}
 	// The relay's publish spans link back to the requests' traces.
-	poll(t, 10*time.Second, "publish spans linked to the request traces", func() error {
+	testkit.Eventually(t, 10*time.Second, "publish spans linked to the request traces", func() error {
 		linked := map[string]bool{}
 		for _, s := range spans.Ended() {
 			if s.Name() == "outbox publish" {

@@ -1,12 +1,10 @@
 package apitest
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -19,6 +17,7 @@ import (
 	"github.com/acme/order-service/internal/infrastructure/system"
 	"github.com/acme/order-service/internal/interfaces/grpcapi"
 	"github.com/acme/order-service/internal/interfaces/httpapi"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // Options adjust the environment. The zero value gives defaults with
@@ -126,21 +125,4 @@ func serveREST(t testing.TB, lis *grpcapi.Listener, cfg httpapi.HandlerConfig) *
 }
 
 // Logs collects the server's log output; safe for concurrent writes.
-type Logs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (l *Logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// String returns everything logged so far.
-func (l *Logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type Logs = testkit.Buffer
