@@ -3,7 +3,7 @@
 
 BUF := go tool -modfile=tools/go.mod buf
 
-.PHONY: generate check-generated lint test test-unit test-integration tools third-party
+.PHONY: generate check-generated breaking lint test test-unit test-integration tools third-party
 
 ## generate: regenerate gen/ and api/openapi/ from proto/
 generate:
@@ -12,6 +12,10 @@ generate:
 ## check-generated: fail if the committed generated files are stale
 check-generated:
 	scripts/check-generated.sh
+
+## breaking: fail if the protos break wire or JSON compatibility with HEAD~1
+breaking:
+	scripts/check-breaking.sh
 
 ## lint: buf lint and format check on the protos, go vet on both modules
 lint:
