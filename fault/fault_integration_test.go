@@ -2,9 +2,10 @@
 
 // Package fault runs the fault harness (cmd/faultcheck, scripts/fault.sh)
 // from go test: the --short variant of every scenario — kill -9, a
-// PostgreSQL outage, a Kafka outage, a held transaction, a write race —
-// against the real binary, a private PostgreSQL cluster and a broker the
-// harness controls. docs/RELIABILITY.md describes the scenarios.
+// PostgreSQL outage, a Kafka outage, a held transaction, a write race, a
+// restart during a Kafka outage — against the real binary, a private
+// PostgreSQL cluster and a broker the harness controls. docs/RELIABILITY.md
+// describes the scenarios.
 package fault
 
 import (
@@ -60,14 +61,14 @@ func TestFaultHarnessShort(t *testing.T) {
 	runErr := cmd.Run()
 	t.Logf("scripts/fault.sh --short (%s):\n%s", time.Since(start).Round(time.Second), out.String())
 
-	verdicts := regexp.MustCompile(`(?m)^(PASS|FAIL) ([a-e]) `).FindAllStringSubmatch(out.String(), -1)
+	verdicts := regexp.MustCompile(`(?m)^(PASS|FAIL) ([a-f]) `).FindAllStringSubmatch(out.String(), -1)
 	passed := map[string]bool{}
 	for _, v := range verdicts {
 		if v[1] == "PASS" {
 			passed[v[2]] = true
 		}
 	}
-	for _, sc := range strings.Split("a,b,c,d,e", ",") {
+	for _, sc := range strings.Split("a,b,c,d,e,f", ",") {
 		if !passed[sc] {
 			t.Errorf("scenario %s did not PASS", sc)
 		}

@@ -1,10 +1,11 @@
 // Command faultcheck is the fault harness of the order service: it runs the
 // real server binary against a private PostgreSQL cluster and a Kafka broker
 // it controls, puts it under load while it injects faults (kill -9, a
-// database outage, a broker outage, a long-held transaction, a write race),
-// journals every request, and then checks that nothing acknowledged was
-// lost, nothing was applied twice, nothing from a rolled-back transaction
-// was published and every order's events reached Kafka in order.
+// database outage, a broker outage, a restart during one, a long-held
+// transaction, a write race), journals every request, and then checks that
+// nothing acknowledged was lost, nothing was applied twice, nothing from a
+// rolled-back transaction was published and every order's events reached
+// Kafka in order.
 //
 // Run it through scripts/fault.sh; docs/RELIABILITY.md explains each
 // scenario. It prints one PASS/FAIL line per scenario and exits 1 if any
@@ -40,7 +41,7 @@ func main() {
 	flag.BoolVar(&o.short, "short", false, "CI variant: shorter outages and load (about 1-2 minutes)")
 	flag.StringVar(&o.serverBin, "server-bin", "", "the order-service binary (go build ./cmd/server)")
 	flag.StringVar(&o.work, "work", "", "working directory: journals, logs, the private cluster (default: a new temporary directory)")
-	flag.StringVar(&o.scenarios, "scenarios", "a,b,c,d,e", "scenarios to run: a=kill-9, b=postgres outage, c=kafka outage, d=held transaction, e=write race")
+	flag.StringVar(&o.scenarios, "scenarios", "a,b,c,d,e,f", "scenarios to run: a=kill-9, b=postgres outage, c=kafka outage, d=held transaction, e=write race, f=restart during a kafka outage")
 	flag.Uint64Var(&o.seed, "seed", 0, "load seed (0: from the clock)")
 	flag.IntVar(&o.heldOrders, "held-orders", 0, "scenario d: how many orders the held transaction locks, each blocking one service transaction (0: 1 with -short, 2 otherwise)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary working directory even when every scenario passes (a -work directory is always kept)")

@@ -62,6 +62,7 @@ var scenarios = map[string]func(context.Context, *env) scenarioResult{
 	"c": scenarioKafkaOutage,
 	"d": scenarioHeldTransaction,
 	"e": scenarioWriteRace,
+	"f": scenarioRestartDuringKafkaOutage,
 }
 
 // run is one scenario's service: its own database and topic on the shared

@@ -45,20 +45,8 @@ func scenarioKafkaOutage(ctx context.Context, e *env) scenarioResult {
 		res.fail("%v", err)
 		return res
 	}
-	restarted := time.Now()
-	var backlog int64
-	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM order_events`).Scan(&backlog); err != nil {
-		res.fail("count events: %v", err)
-	}
-	res.note("broker down %s; %d requests acknowledged meanwhile", restarted.Sub(stopped).Round(time.Millisecond), ackedDuring)
-	// The backlog: every event committed by the restart. Drained once the
-	// topic holds as many records (the checker then proves it is exactly them).
-	drain, drained := waitTopicSize(ctx, r, backlog, 180*time.Second)
-	if !drained {
-		res.fail("the backlog of %d events did not drain within %s of the restart", backlog, 180*time.Second)
-	}
-	res.note("backlog at restart: %d events committed, %d published before the stop; drained %s after the restart",
-		backlog, publishedAtStop, drain.Round(time.Millisecond))
+	res.note("broker down %s; %d requests acknowledged meanwhile", time.Since(stopped).Round(time.Millisecond), ackedDuring)
+	backlog, drain := awaitDrain(ctx, r, &res, publishedAtStop)
 	outbox.Sleep(ctx, e.pickDur(2*time.Second, 5*time.Second))
 	stopLoad()
 	wg.Wait()
@@ -84,6 +72,28 @@ func scenarioKafkaOutage(ctx context.Context, e *env) scenarioResult {
 	res.counts = fmt.Sprintf("%s command_failures=%d acked_during_outage=%d backlog=%d drained_after_restart=%s",
 		res.counts, failures, ackedDuring, backlog-publishedAtStop, drain.Round(time.Millisecond))
 	return res
+}
+
+// drainBound bounds how long the relay may take to drain the backlog once
+// the broker is back.
+const drainBound = 180 * time.Second
+
+// awaitDrain, called as the broker comes back, counts the backlog (every
+// event committed by then) and waits until the topic holds as many records;
+// the checker then proves they are exactly those events. It notes and
+// returns the backlog and how long the drain took.
+func awaitDrain(ctx context.Context, r *scenarioRun, res *scenarioResult, publishedAtStop int64) (int64, time.Duration) {
+	var backlog int64
+	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM order_events`).Scan(&backlog); err != nil {
+		res.fail("count events: %v", err)
+	}
+	drain, drained := waitTopicSize(ctx, r, backlog, drainBound)
+	if !drained {
+		res.fail("the backlog of %d events did not drain within %s of the broker's return", backlog, drainBound)
+	}
+	res.note("backlog at the broker's return: %d events committed, %d published before the stop; drained %s after the return",
+		backlog, publishedAtStop, drain.Round(time.Millisecond))
+	return backlog, drain
 }
 
 // waitTopicSize polls until the topic holds at least n records.

@@ -35,7 +35,13 @@ type topicSetup struct {
 	create      bool
 }
 
+// topicCheckTimeout bounds one attempt to check or create the topic; the
+// relay retries after it.
+const topicCheckTimeout = 10 * time.Second
+
 func (t topicSetup) ensure(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, topicCheckTimeout)
+	defer cancel()
 	return kafka.EnsureTopic(ctx, t.admin, t.name, t.partitions, t.replication, t.create)
 }
 
@@ -78,38 +84,30 @@ func startMessaging(cfg config.Config, source outbox.Source, logger *slog.Logger
 	return m, nil
 }
 
-// checkTopic runs at start-up: a missing topic that may not be created is a
-// configuration error worth failing for, but an unreachable broker is not —
-// commands never depend on Kafka, and the relay catches up once it is back.
-func (m *messaging) checkTopic(ctx context.Context, logger *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	err := m.topic.ensure(ctx)
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		logger.Warn("kafka: brokers unreachable at start-up; commands are accepted and events wait in the log", "error", err)
-		return nil
-	}
-	return err
-}
-
-// runRelay sets the topic up (retrying while the broker is unreachable) and
-// then relays until ctx ends.
-func (m *messaging) runRelay(ctx context.Context, logger *slog.Logger) error {
-	for attempt := 0; ; attempt++ {
+// runRelay sets the topic up, then relays until ctx ends. The set-up runs
+// here, beside the API rather than before it, so that no command waits for
+// Kafka: while the broker is unreachable the relay retries with its backoff
+// (its status says connecting, with the last error) and the events wait in
+// the log. Only a misconfiguration the broker reports on the very first
+// attempt — the topic does not exist and may not be created — is an error,
+// which stops the service moments after its start; found later (the broker
+// was down at start), it is retried like an outage, so that a service that
+// took orders never exits over Kafka.
+func (m *messaging) runRelay(ctx context.Context) error {
+	first := true
+	err := m.relay.Prepare(ctx, fmt.Sprintf("kafka topic %q", m.topic.name), func(ctx context.Context) error {
 		err := m.topic.ensure(ctx)
-		if err == nil {
-			break
+		if first && errors.Is(err, kafka.ErrTopicMissing) {
+			err = outbox.Final(err)
 		}
+		first = false
+		return err
+	})
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		logger.Warn("kafka: topic not ready; retrying", "topic", m.topic.name, "error", err)
-		if !outbox.Sleep(ctx, min(time.Duration(1<<min(attempt, 5))*time.Second, 30*time.Second)) {
-			return nil
-		}
+		return fmt.Errorf("relay start: %w", err)
 	}
 	if err := m.relay.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("relay: %w", err)

@@ -53,10 +53,7 @@ func RunWith(ctx context.Context, cfg config.Config, logger *slog.Logger, opts O
 	if err != nil {
 		return err
 	}
-	defer msg.close()
-	if err := msg.checkTopic(ctx, logger); err != nil {
-		return err
-	}
+	defer msg.close() // the relay checks the topic once it runs: no start-up wait for Kafka
 
 	api, err := newAPI(ctx, cfg, store, msg, logger, obs)
 	if err != nil {
@@ -298,7 +295,7 @@ func run(ctx context.Context, cfg config.Config, a *api, store *storage, msg *me
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	background.Go(func() {
-		if err := msg.runRelay(bgCtx, logger); err != nil {
+		if err := msg.runRelay(bgCtx); err != nil {
 			failed <- err
 		}
 	})

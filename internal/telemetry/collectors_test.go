@@ -43,10 +43,11 @@ outbox_relay_parked_events 1
 # HELP outbox_relay_published_events_total Events this instance had acknowledged by the broker.
 # TYPE outbox_relay_published_events_total counter
 outbox_relay_published_events_total 7
-# HELP outbox_relay_state 1 for the relay's current state (waiting-for-lease, caught-up, lagging, broker-unreachable), 0 for the others.
+# HELP outbox_relay_state 1 for the relay's current state (connecting, waiting-for-lease, caught-up, lagging, broker-unreachable), 0 for the others.
 # TYPE outbox_relay_state gauge
 outbox_relay_state{state="broker-unreachable"} 1
 outbox_relay_state{state="caught-up"} 0
+outbox_relay_state{state="connecting"} 0
 outbox_relay_state{state="lagging"} 0
 outbox_relay_state{state="waiting-for-lease"} 0
 # HELP outbox_relay_last_error_timestamp_seconds When the relay last failed and backed off (Unix time).

@@ -16,7 +16,7 @@ import (
 
 // relayStates are the states outbox_relay_state reports, one series each.
 var relayStates = []outbox.RelayState{
-	outbox.StateWaitingForLease, outbox.StateCaughtUp, outbox.StateLagging, outbox.StateBrokerUnreachable,
+	outbox.StateConnecting, outbox.StateWaitingForLease, outbox.StateCaughtUp, outbox.StateLagging, outbox.StateBrokerUnreachable,
 }
 
 // relayCollector exports the relay's Status at every scrape: the relay
@@ -33,7 +33,7 @@ func NewRelayCollector(status func() outbox.RelayStatus) prometheus.Collector {
 	return &relayCollector{
 		status: status,
 		state: prometheus.NewDesc("outbox_relay_state",
-			"1 for the relay's current state (waiting-for-lease, caught-up, lagging, broker-unreachable), 0 for the others.", []string{"state"}, nil),
+			"1 for the relay's current state (connecting, waiting-for-lease, caught-up, lagging, broker-unreachable), 0 for the others.", []string{"state"}, nil),
 		leader: prometheus.NewDesc("outbox_relay_leader",
 			"1 while this instance holds the relay lease and publishes; standbys report 0 (and no backlog).", nil, nil),
 		backlog: prometheus.NewDesc("outbox_relay_backlog_events",
@@ -65,7 +65,7 @@ func (c *relayCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range relayStates {
 		gauge(c.state, boolFloat(s.State == st), string(st))
 	}
-	gauge(c.leader, boolFloat(s.State != outbox.StateWaitingForLease))
+	gauge(c.leader, boolFloat(s.Leader()))
 	gauge(c.backlog, float64(s.Backlog))
 	gauge(c.lag, s.SecondsBehind)
 	ch <- prometheus.MustNewConstMetric(c.published, prometheus.CounterValue, float64(s.Published))
@@ -107,7 +107,7 @@ type RelayReport struct {
 // last error, for operators only.
 func NewRelayReport(s outbox.RelayStatus, detailed bool) RelayReport {
 	r := RelayReport{
-		State: s.State, Leader: s.State != outbox.StateWaitingForLease,
+		State: s.State, Leader: s.Leader(),
 		BacklogEvents: s.Backlog, SecondsBehind: s.SecondsBehind, Published: s.Published,
 	}
 	if s.Parked >= 0 {

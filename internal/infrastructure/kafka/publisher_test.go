@@ -159,8 +159,8 @@ func TestEnsureTopic(t *testing.T) {
 		t.Fatalf("existing topic: %v", err)
 	}
 	err := kafka.EnsureTopic(ctx, admin, "missing", 3, 1, false)
-	if err == nil || !strings.Contains(err.Error(), `"missing"`) || !strings.Contains(err.Error(), kafka.CreateTopicSetting) {
-		t.Fatalf("missing topic, creation off: %v, want an error naming the topic and %s", err, kafka.CreateTopicSetting)
+	if !errors.Is(err, kafka.ErrTopicMissing) || !strings.Contains(err.Error(), `"missing"`) || !strings.Contains(err.Error(), kafka.CreateTopicSetting) {
+		t.Fatalf("missing topic, creation off: %v, want ErrTopicMissing naming the topic and %s", err, kafka.CreateTopicSetting)
 	}
 	if err := kafka.EnsureTopic(ctx, admin, "created", 3, 1, true); err != nil {
 		t.Fatalf("create: %v", err)

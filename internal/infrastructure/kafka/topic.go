@@ -13,6 +13,11 @@ import (
 // topic; EnsureTopic's error points operators at it.
 const CreateTopicSetting = "KAFKA_CREATE_TOPIC"
 
+// ErrTopicMissing is EnsureTopic's error when the broker answered that the
+// topic does not exist and creating it is off: a misconfiguration, not an
+// outage.
+var ErrTopicMissing = errors.New("kafka topic does not exist")
+
 // EnsureTopic checks that the topic exists and, when create is true,
 // creates it with the given partitions and replication factor (-1 for the
 // broker's defaults) if it does not. With create false a missing topic is an
@@ -24,7 +29,7 @@ func EnsureTopic(ctx context.Context, admin *kadm.Client, topic string, partitio
 		return err
 	}
 	if !create {
-		return fmt.Errorf("kafka topic %q does not exist and %s is off: create the topic or set %s=true", topic, CreateTopicSetting, CreateTopicSetting)
+		return fmt.Errorf("%w: %q, and %s is off: create the topic or set %s=true", ErrTopicMissing, topic, CreateTopicSetting, CreateTopicSetting)
 	}
 	_, err = admin.CreateTopic(ctx, partitions, replication, nil, topic)
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) { // another instance won the race: fine

@@ -429,6 +429,10 @@ const (
 	// StateBrokerUnreachable: the last publish failed, or the current one
 	// has run longer than PublishTimeout.
 	StateBrokerUnreachable RelayState = "broker-unreachable"
+	// StateConnecting: the relay is still preparing to publish (Prepare:
+	// checking or creating its topic); LastError says why it is retrying,
+	// e.g. an unreachable broker.
+	StateConnecting RelayState = "connecting"
 )
 
 // RelayStatus is a point-in-time view of a relay.
@@ -453,10 +457,16 @@ type RelayStatus struct {
 	MeasuredAt time.Time
 }
 
+// Leader reports whether this instance holds the lease and publishes.
+func (s RelayStatus) Leader() bool {
+	return s.State != StateWaitingForLease && s.State != StateConnecting
+}
+
 // statusBoard is the relay's shared state behind Status: the relay loop and
 // the backlog watcher write it, any goroutine reads it.
 type statusBoard struct {
 	mu             sync.Mutex
+	connecting     bool
 	leading        bool
 	pos            Position
 	relayed        int64 // events past the checkpoint: published or parked
@@ -470,6 +480,12 @@ type statusBoard struct {
 	publishingFrom time.Time
 	lastErr        string
 	lastErrAt      time.Time
+}
+
+func (b *statusBoard) setConnecting(connecting bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.connecting = connecting
 }
 
 func (b *statusBoard) setLeading(leading bool) {
@@ -565,6 +581,8 @@ func (b *statusBoard) snapshot(now time.Time, stallAfter time.Duration) RelaySta
 func (b *statusBoard) state(now time.Time, stallAfter time.Duration) RelayState {
 	stalled := !b.publishingFrom.IsZero() && now.Sub(b.publishingFrom) > stallAfter
 	switch {
+	case b.connecting:
+		return StateConnecting
 	case !b.leading:
 		return StateWaitingForLease
 	case b.brokerDown || stalled:

@@ -39,9 +39,17 @@ type Cluster struct {
 // and stops it when the test ends.
 func Start(t testing.TB, partitions int32, topics ...string) *Cluster {
 	t.Helper()
+	return StartAt(t, 0, partitions, topics...)
+}
+
+// StartAt is Start on a given port (0: any free one), e.g. one a service
+// under test was told to use while no broker listened there. It retries
+// binding a given port for a few seconds.
+func StartAt(t testing.TB, port int, partitions int32, topics ...string) *Cluster {
+	t.Helper()
 	c := &Cluster{t: t, dir: t.TempDir(), opts: []kfake.Opt{kfake.SeedTopics(partitions, topics...)}}
-	if err := c.start(0); err != nil {
-		t.Fatalf("kafkatest: start broker: %v", err)
+	if err := c.start(port); err != nil {
+		t.Fatalf("kafkatest: start broker on port %d: %v", port, err)
 	}
 	t.Cleanup(c.Stop)
 	return c
