@@ -111,10 +111,10 @@ type decision func(o *order.Order, now time.Time) error
 // mutate is the write path of every command on an existing order: replay a
 // known request, load, authorize, check the expected version, decide, append;
 // on a lost race without an expected version, do it all again.
-func (c *Commands) mutate(ctx context.Context, meta CommandMeta, rawID string, action order.Action, fp Fingerprint, decide decision) (order.Snapshot, error) {
+func (c *Commands) mutate(ctx context.Context, meta CommandMeta, rawID string, action order.Action, fp Fingerprint, decide decision) (order.State, error) {
 	id, err := parseOrderID(rawID)
 	if err != nil {
-		return order.Snapshot{}, err
+		return order.State{}, err
 	}
 	if snap, replayed, err := c.replay(ctx, meta, fp); replayed || err != nil {
 		return snap, err
@@ -122,24 +122,24 @@ func (c *Commands) mutate(ctx context.Context, meta CommandMeta, rawID string, a
 	for attempt := 1; ; attempt++ {
 		o, err := c.load(ctx, id)
 		if err != nil {
-			return order.Snapshot{}, err
+			return order.State{}, err
 		}
 		if err := authorizeOrder(meta.Actor, o.UserID(), action); err != nil {
-			return order.Snapshot{}, err
+			return order.State{}, err
 		}
 		if meta.ExpectedVersion != 0 && meta.ExpectedVersion != o.Version() {
 			c.observer.Conflict(ctx, Conflict{})
-			return order.Snapshot{}, &order.ConcurrencyError{OrderID: id, ExpectedVersion: meta.ExpectedVersion, CurrentVersion: o.Version()}
+			return order.State{}, &order.ConcurrencyError{OrderID: id, ExpectedVersion: meta.ExpectedVersion, CurrentVersion: o.Version()}
 		}
 		loaded := o.Version()
 		if err := decide(o, c.now()); err != nil {
-			return order.Snapshot{}, err
+			return order.State{}, err
 		}
 		err = c.commit(ctx, meta, fp, o, loaded)
 		var conflict *order.ConcurrencyError
 		switch {
 		case err == nil:
-			return o.Snapshot(), nil
+			return o.State(), nil
 		case errors.Is(err, ErrDuplicateRequest):
 			return c.replayAfterRace(ctx, meta, fp)
 		case errors.As(err, &conflict) && meta.ExpectedVersion == 0 && attempt < c.maxAttempts:
@@ -147,9 +147,9 @@ func (c *Commands) mutate(ctx context.Context, meta CommandMeta, rawID string, a
 			continue // safe: the domain re-checks everything on the fresh state
 		case errors.As(err, &conflict):
 			c.observer.Conflict(ctx, Conflict{Concurrent: true})
-			return order.Snapshot{}, c.withCurrentVersion(ctx, conflict)
+			return order.State{}, c.withCurrentVersion(ctx, conflict)
 		default:
-			return order.Snapshot{}, err
+			return order.State{}, err
 		}
 	}
 }
@@ -166,7 +166,7 @@ func (c *Commands) commit(ctx context.Context, meta CommandMeta, fp Fingerprint,
 	for i, e := range pending {
 		events[i] = RecordedEvent{ID: c.ids.NewID(), Event: e, Metadata: md}
 	}
-	commit := Commit{OrderID: o.ID(), ExpectedVersion: loaded, Events: events, State: o.Snapshot()}
+	commit := Commit{OrderID: o.ID(), ExpectedVersion: loaded, Events: events, State: o.State()}
 	if meta.RequestID != "" {
 		commit.Idempotency = &IdempotencyRecord{
 			Scope: meta.Actor.ID, RequestID: meta.RequestID, Fingerprint: fp,
@@ -197,17 +197,17 @@ func (c *Commands) metadata(meta CommandMeta) EventMetadata {
 
 // replay answers a request id seen before: with the original result when the
 // payload matches, with *RequestIDReusedError when it does not.
-func (c *Commands) replay(ctx context.Context, meta CommandMeta, fp Fingerprint) (order.Snapshot, bool, error) {
+func (c *Commands) replay(ctx context.Context, meta CommandMeta, fp Fingerprint) (order.State, bool, error) {
 	if meta.RequestID == "" {
-		return order.Snapshot{}, false, nil
+		return order.State{}, false, nil
 	}
 	rec, found, err := c.requests.FindRequest(ctx, meta.Actor.ID, meta.RequestID)
 	if err != nil || !found {
-		return order.Snapshot{}, false, err
+		return order.State{}, false, err
 	}
 	c.observer.Replayed(ctx, rec.Fingerprint == fp)
 	if rec.Fingerprint != fp {
-		return order.Snapshot{}, true, &RequestIDReusedError{RequestID: meta.RequestID}
+		return order.State{}, true, &RequestIDReusedError{RequestID: meta.RequestID}
 	}
 	snap, err := c.snapshotAt(ctx, rec.OrderID, rec.Version)
 	return snap, true, err
@@ -215,7 +215,7 @@ func (c *Commands) replay(ctx context.Context, meta CommandMeta, fp Fingerprint)
 
 // replayAfterRace handles a duplicate that committed between our lookup and
 // our append: its record is there now.
-func (c *Commands) replayAfterRace(ctx context.Context, meta CommandMeta, fp Fingerprint) (order.Snapshot, error) {
+func (c *Commands) replayAfterRace(ctx context.Context, meta CommandMeta, fp Fingerprint) (order.State, error) {
 	snap, replayed, err := c.replay(ctx, meta, fp)
 	if err == nil && !replayed {
 		err = fmt.Errorf("request %q: duplicate reported but no record found", meta.RequestID)
@@ -225,19 +225,19 @@ func (c *Commands) replayAfterRace(ctx context.Context, meta CommandMeta, fp Fin
 
 // snapshotAt rebuilds the order as it stood at a version: the exact response
 // of the command that produced that version.
-func (c *Commands) snapshotAt(ctx context.Context, id order.ID, version int) (order.Snapshot, error) {
+func (c *Commands) snapshotAt(ctx context.Context, id order.ID, version int) (order.State, error) {
 	history, err := c.store.Load(ctx, id)
 	if err != nil {
-		return order.Snapshot{}, fmt.Errorf("load order %s for replay: %w", id, err)
+		return order.State{}, fmt.Errorf("load order %s for replay: %w", id, err)
 	}
 	if version < len(history) {
 		history = history[:version]
 	}
 	o, err := order.Rehydrate(history)
 	if err != nil {
-		return order.Snapshot{}, fmt.Errorf("replay order %s: %w", id, err)
+		return order.State{}, fmt.Errorf("replay order %s: %w", id, err)
 	}
-	return o.Snapshot(), nil
+	return o.State(), nil
 }
 
 func (c *Commands) load(ctx context.Context, id order.ID) (*order.Order, error) {

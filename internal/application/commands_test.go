@@ -21,14 +21,14 @@ var (
 )
 
 type harness struct {
-	store    *memory.Store
+	store    *memory.FakeStore
 	commands *application.Commands
 	queries  *application.Queries
 }
 
 // newHarness runs the commands against store (which may wrap mem); harnesses
 // on one store need different id prefixes.
-func newHarness(t *testing.T, store application.EventStore, mem *memory.Store, idPrefix byte) harness {
+func newHarness(t *testing.T, store application.EventStore, mem *memory.FakeStore, idPrefix byte) harness {
 	t.Helper()
 	clock := apptest.NewStepClock(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), time.Millisecond)
 	cmds := application.NewCommands(store, mem, clock, apptest.NewSeqIDs(idPrefix), application.CommandsConfig{
@@ -42,7 +42,7 @@ func newMemoryHarness(t *testing.T) harness {
 	return newHarness(t, mem, mem, 0)
 }
 
-func createFor(t *testing.T, h harness, actor application.Actor, requestID string) order.Snapshot {
+func createFor(t *testing.T, h harness, actor application.Actor, requestID string) order.State {
 	t.Helper()
 	snap, err := h.commands.CreateOrder(context.Background(), application.CreateOrder{
 		Meta:   application.CommandMeta{Actor: actor, RequestID: requestID},
@@ -137,7 +137,7 @@ func TestExpectedVersionMustMatch(t *testing.T) {
 // racingStore lets another writer append just before each of the first
 // `races` appends, so the command loses the race at the store.
 type racingStore struct {
-	*memory.Store
+	*memory.FakeStore
 	mu    sync.Mutex
 	races int
 	rival func() error
@@ -155,7 +155,7 @@ func (s *racingStore) Append(ctx context.Context, c application.Commit) error {
 			return fmt.Errorf("rival: %w", err)
 		}
 	}
-	return s.Store.Append(ctx, c)
+	return s.FakeStore.Append(ctx, c)
 }
 
 func TestLostRaceWithoutExpectedVersionRetriesBounded(t *testing.T) {
@@ -165,7 +165,7 @@ func TestLostRaceWithoutExpectedVersionRetriesBounded(t *testing.T) {
 	}{{races: 2, wantSuccess: true}, {races: 3, wantSuccess: false}} {
 		t.Run(fmt.Sprintf("%d lost races", tc.races), func(t *testing.T) {
 			mem := memory.New()
-			racing := &racingStore{Store: mem}
+			racing := &racingStore{FakeStore: mem}
 			h := newHarness(t, racing, mem, 0)
 			rival := newHarness(t, mem, mem, 1)
 			ctx := context.Background()
@@ -254,7 +254,7 @@ func TestRequestIDWithAnotherPayloadIsRejected(t *testing.T) {
 // duplicateStore lets a twin of the command commit first, between the
 // command's idempotency lookup and its append.
 type duplicateStore struct {
-	*memory.Store
+	*memory.FakeStore
 	once sync.Once
 	twin func() error
 }
@@ -265,14 +265,14 @@ func (s *duplicateStore) Append(ctx context.Context, c application.Commit) error
 	if err != nil {
 		return err
 	}
-	return s.Store.Append(ctx, c)
+	return s.FakeStore.Append(ctx, c)
 }
 
 func TestConcurrentDuplicateRequestGetsTheWinnersResult(t *testing.T) {
 	mem := memory.New()
-	dup := &duplicateStore{Store: mem}
+	dup := &duplicateStore{FakeStore: mem}
 	h := newHarness(t, dup, mem, 0)
-	var twin order.Snapshot
+	var twin order.State
 	dup.twin = func() error {
 		var err error
 		twin, err = newHarness(t, mem, mem, 1).commands.CreateOrder(context.Background(), application.CreateOrder{

@@ -28,43 +28,43 @@ type NewItem struct {
 }
 
 // CreateOrder handles CreateOrder.
-func (c *Commands) CreateOrder(ctx context.Context, cmd CreateOrder) (order.Snapshot, error) {
+func (c *Commands) CreateOrder(ctx context.Context, cmd CreateOrder) (order.State, error) {
 	fp := fingerprint("CreateOrder", cmd.UserID, cmd.ShippingAddress, cmd.Currency, fmt.Sprintf("%+v", cmd.Items))
 	if snap, replayed, err := c.replay(ctx, cmd.Meta, fp); replayed || err != nil {
 		return snap, err
 	}
 	user, err := order.NewUserID(cmd.UserID)
 	if err != nil {
-		return order.Snapshot{}, err
+		return order.State{}, err
 	}
 	if cmd.Meta.Actor.Role < RoleAdmin && string(user) != cmd.Meta.Actor.ID {
-		return order.Snapshot{}, &ForbiddenError{Actor: cmd.Meta.Actor, Action: "create an order for another user"}
+		return order.State{}, &ForbiddenError{Actor: cmd.Meta.Actor, Action: "create an order for another user"}
 	}
 	currency := c.defaultCurrency
 	if cmd.Currency != "" {
 		if currency, err = order.ParseCurrency(cmd.Currency); err != nil {
-			return order.Snapshot{}, err
+			return order.State{}, err
 		}
 	}
 	address, err := order.NewShippingAddress(cmd.ShippingAddress)
 	if err != nil {
-		return order.Snapshot{}, err
+		return order.State{}, err
 	}
 	items, err := c.lineItems(cmd.Items, currency)
 	if err != nil {
-		return order.Snapshot{}, err
+		return order.State{}, err
 	}
 	o, err := order.Create(c.ids.NewID(), user, currency, address, items, c.now())
 	if err != nil {
-		return order.Snapshot{}, err
+		return order.State{}, err
 	}
 	switch err := c.commit(ctx, cmd.Meta, fp, o, 0); {
 	case errors.Is(err, ErrDuplicateRequest):
 		return c.replayAfterRace(ctx, cmd.Meta, fp)
 	case err != nil:
-		return order.Snapshot{}, err
+		return order.State{}, err
 	}
-	return o.Snapshot(), nil
+	return o.State(), nil
 }
 
 func (c *Commands) lineItems(in []NewItem, currency order.Currency) ([]order.LineItem, error) {

@@ -22,7 +22,7 @@ func (discardStore) Load(context.Context, order.ID) ([]order.Event, error) {
 
 func (discardStore) Append(context.Context, application.Commit) error { return nil }
 
-var createSink order.Snapshot
+var createSink order.State
 
 func BenchmarkCreateOrder(b *testing.B) {
 	cmd := application.CreateOrder{

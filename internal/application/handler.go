@@ -103,18 +103,18 @@ type Ports struct {
 // command and query, each wrapped in the middlewares NewService was given.
 // Calls look like app.CreateOrder.Handle(ctx, cmd).
 type Service struct {
-	CreateOrder             Handler[CreateOrder, order.Snapshot]
-	AddOrderItem            Handler[AddOrderItem, order.Snapshot]
-	RemoveOrderItem         Handler[RemoveOrderItem, order.Snapshot]
-	ChangeOrderItemQuantity Handler[ChangeOrderItemQuantity, order.Snapshot]
-	ChangeShippingAddress   Handler[ChangeShippingAddress, order.Snapshot]
-	ConfirmOrder            Handler[ConfirmOrder, order.Snapshot]
-	PayOrder                Handler[PayOrder, order.Snapshot]
-	ShipOrder               Handler[ShipOrder, order.Snapshot]
-	DeliverOrder            Handler[DeliverOrder, order.Snapshot]
-	CancelOrder             Handler[CancelOrder, order.Snapshot]
+	CreateOrder             Handler[CreateOrder, order.State]
+	AddOrderItem            Handler[AddOrderItem, order.State]
+	RemoveOrderItem         Handler[RemoveOrderItem, order.State]
+	ChangeOrderItemQuantity Handler[ChangeOrderItemQuantity, order.State]
+	ChangeShippingAddress   Handler[ChangeShippingAddress, order.State]
+	ConfirmOrder            Handler[ConfirmOrder, order.State]
+	PayOrder                Handler[PayOrder, order.State]
+	ShipOrder               Handler[ShipOrder, order.State]
+	DeliverOrder            Handler[DeliverOrder, order.State]
+	CancelOrder             Handler[CancelOrder, order.State]
 
-	GetOrder        Handler[GetOrder, order.Snapshot]
+	GetOrder        Handler[GetOrder, order.State]
 	ListOrders      Handler[ListOrders, OrderPage]
 	ListOrderEvents Handler[ListOrderEvents, EventPage]
 }

@@ -17,7 +17,7 @@ type AddOrderItem struct {
 func (cmd AddOrderItem) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
 
 // AddOrderItem handles AddOrderItem.
-func (c *Commands) AddOrderItem(ctx context.Context, cmd AddOrderItem) (order.Snapshot, error) {
+func (c *Commands) AddOrderItem(ctx context.Context, cmd AddOrderItem) (order.State, error) {
 	fp := fingerprint("AddOrderItem", cmd.OrderID, cmd.Meta.ExpectedVersion, cmd.Item)
 	return c.mutate(ctx, cmd.Meta, cmd.OrderID, order.ActionAddItem, fp, func(o *order.Order, now time.Time) error {
 		item, err := c.lineItem("item.", cmd.Item, o.Currency())
@@ -38,7 +38,7 @@ type RemoveOrderItem struct {
 func (cmd RemoveOrderItem) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
 
 // RemoveOrderItem handles RemoveOrderItem.
-func (c *Commands) RemoveOrderItem(ctx context.Context, cmd RemoveOrderItem) (order.Snapshot, error) {
+func (c *Commands) RemoveOrderItem(ctx context.Context, cmd RemoveOrderItem) (order.State, error) {
 	fp := fingerprint("RemoveOrderItem", cmd.OrderID, cmd.Meta.ExpectedVersion, cmd.ProductID)
 	return c.mutate(ctx, cmd.Meta, cmd.OrderID, order.ActionRemoveItem, fp, func(o *order.Order, now time.Time) error {
 		return o.RemoveItem(cmd.ProductID, now)
@@ -58,7 +58,7 @@ func (cmd ChangeOrderItemQuantity) target() (string, int) {
 }
 
 // ChangeOrderItemQuantity handles ChangeOrderItemQuantity.
-func (c *Commands) ChangeOrderItemQuantity(ctx context.Context, cmd ChangeOrderItemQuantity) (order.Snapshot, error) {
+func (c *Commands) ChangeOrderItemQuantity(ctx context.Context, cmd ChangeOrderItemQuantity) (order.State, error) {
 	fp := fingerprint("ChangeOrderItemQuantity", cmd.OrderID, cmd.Meta.ExpectedVersion, cmd.ProductID, cmd.Quantity)
 	return c.mutate(ctx, cmd.Meta, cmd.OrderID, order.ActionChangeQuantity, fp, func(o *order.Order, now time.Time) error {
 		return o.ChangeItemQuantity(cmd.ProductID, cmd.Quantity, now)

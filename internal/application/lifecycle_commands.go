@@ -17,7 +17,7 @@ type ChangeShippingAddress struct {
 func (cmd ChangeShippingAddress) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
 
 // ChangeShippingAddress handles ChangeShippingAddress.
-func (c *Commands) ChangeShippingAddress(ctx context.Context, cmd ChangeShippingAddress) (order.Snapshot, error) {
+func (c *Commands) ChangeShippingAddress(ctx context.Context, cmd ChangeShippingAddress) (order.State, error) {
 	fp := fingerprint("ChangeShippingAddress", cmd.OrderID, cmd.Meta.ExpectedVersion, cmd.ShippingAddress)
 	return c.mutate(ctx, cmd.Meta, cmd.OrderID, order.ActionChangeAddress, fp, func(o *order.Order, now time.Time) error {
 		return o.ChangeShippingAddress(order.ShippingAddress(cmd.ShippingAddress), now)
@@ -33,7 +33,7 @@ type ConfirmOrder struct {
 func (cmd ConfirmOrder) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
 
 // ConfirmOrder handles ConfirmOrder.
-func (c *Commands) ConfirmOrder(ctx context.Context, cmd ConfirmOrder) (order.Snapshot, error) {
+func (c *Commands) ConfirmOrder(ctx context.Context, cmd ConfirmOrder) (order.State, error) {
 	fp := fingerprint("ConfirmOrder", cmd.OrderID, cmd.Meta.ExpectedVersion)
 	return c.mutate(ctx, cmd.Meta, cmd.OrderID, order.ActionConfirm, fp, func(o *order.Order, now time.Time) error {
 		return o.Confirm(now)
@@ -52,7 +52,7 @@ type PayOrder struct {
 func (cmd PayOrder) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
 
 // PayOrder handles PayOrder.
-func (c *Commands) PayOrder(ctx context.Context, cmd PayOrder) (order.Snapshot, error) {
+func (c *Commands) PayOrder(ctx context.Context, cmd PayOrder) (order.State, error) {
 	fp := fingerprint("PayOrder", cmd.OrderID, cmd.Meta.ExpectedVersion, cmd.Amount, cmd.Currency, cmd.PaymentReference)
 	return c.mutate(ctx, cmd.Meta, cmd.OrderID, order.ActionPay, fp, func(o *order.Order, now time.Time) error {
 		currency := o.Currency()
@@ -81,7 +81,7 @@ type ShipOrder struct {
 func (cmd ShipOrder) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
 
 // ShipOrder handles ShipOrder.
-func (c *Commands) ShipOrder(ctx context.Context, cmd ShipOrder) (order.Snapshot, error) {
+func (c *Commands) ShipOrder(ctx context.Context, cmd ShipOrder) (order.State, error) {
 	fp := fingerprint("ShipOrder", cmd.OrderID, cmd.Meta.ExpectedVersion, cmd.Carrier, cmd.TrackingNumber)
 	return c.mutate(ctx, cmd.Meta, cmd.OrderID, order.ActionShip, fp, func(o *order.Order, now time.Time) error {
 		return o.Ship(cmd.Carrier, cmd.TrackingNumber, now)
@@ -97,7 +97,7 @@ type DeliverOrder struct {
 func (cmd DeliverOrder) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
 
 // DeliverOrder handles DeliverOrder.
-func (c *Commands) DeliverOrder(ctx context.Context, cmd DeliverOrder) (order.Snapshot, error) {
+func (c *Commands) DeliverOrder(ctx context.Context, cmd DeliverOrder) (order.State, error) {
 	fp := fingerprint("DeliverOrder", cmd.OrderID, cmd.Meta.ExpectedVersion)
 	return c.mutate(ctx, cmd.Meta, cmd.OrderID, order.ActionDeliver, fp, func(o *order.Order, now time.Time) error {
 		return o.Deliver(now)
@@ -114,7 +114,7 @@ type CancelOrder struct {
 func (cmd CancelOrder) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
 
 // CancelOrder handles CancelOrder.
-func (c *Commands) CancelOrder(ctx context.Context, cmd CancelOrder) (order.Snapshot, error) {
+func (c *Commands) CancelOrder(ctx context.Context, cmd CancelOrder) (order.State, error) {
 	fp := fingerprint("CancelOrder", cmd.OrderID, cmd.Meta.ExpectedVersion, cmd.Reason)
 	return c.mutate(ctx, cmd.Meta, cmd.OrderID, order.ActionCancel, fp, func(o *order.Order, now time.Time) error {
 		return o.Cancel(cmd.Reason, now)

@@ -49,7 +49,7 @@ func decodeToken(raw string, v any) error {
 	return nil
 }
 
-func (f OrderFilter) nextToken(last order.Snapshot) string {
+func (f OrderFilter) nextToken(last order.State) string {
 	return encodeToken(orderPageToken{UserID: string(f.UserID), Status: string(f.Status), CreatedAt: last.CreatedAt, OrderID: last.ID.String()})
 }
 

@@ -20,7 +20,7 @@ import (
 type pageTokenWorld struct {
 	queries *application.Queries
 	actors  []application.Actor
-	owned   map[string][]order.Snapshot // user id → orders, newest first
+	owned   map[string][]order.State // user id → orders, newest first
 }
 
 func newPageTokenWorld(tb testing.TB) *pageTokenWorld {
@@ -31,8 +31,8 @@ func newPageTokenWorld(tb testing.TB) *pageTokenWorld {
 	alice := application.Actor{ID: "alice", Role: application.RoleCustomer}
 	bob := application.Actor{ID: "bob", Role: application.RoleCustomer}
 	staff := application.Actor{ID: "staff-1", Role: application.RoleStaff}
-	w := &pageTokenWorld{queries: application.NewQueries(mem), actors: []application.Actor{alice, bob}, owned: map[string][]order.Snapshot{}}
-	create := func(a application.Actor) order.Snapshot {
+	w := &pageTokenWorld{queries: application.NewQueries(mem), actors: []application.Actor{alice, bob}, owned: map[string][]order.State{}}
+	create := func(a application.Actor) order.State {
 		snap, err := cmds.CreateOrder(ctx, application.CreateOrder{
 			Meta: application.CommandMeta{Actor: a}, UserID: a.ID, ShippingAddress: "1 Main St",
 			Items: []application.NewItem{{ProductID: "sku-1", ProductName: "Widget", Quantity: 1, UnitPrice: "9.99"}},
@@ -143,7 +143,7 @@ func FuzzPageToken(f *testing.F) {
 				t.Fatalf("token %q: %d orders on a page of %d", token, len(page.Orders), limit)
 			}
 			// The page is a run of the actor's own matching orders, in order.
-			var mine []order.Snapshot
+			var mine []order.State
 			for _, o := range w.owned[actor.ID] {
 				if status == "" || string(o.Status) == status {
 					mine = append(mine, o)
@@ -157,7 +157,7 @@ func FuzzPageToken(f *testing.F) {
 				if status != "" && string(o.Status) != status {
 					t.Fatalf("token %q: order %s is %s; filter is %s", token, o.ID, o.Status, status)
 				}
-				j := slices.IndexFunc(mine, func(m order.Snapshot) bool { return m.ID == o.ID })
+				j := slices.IndexFunc(mine, func(m order.State) bool { return m.ID == o.ID })
 				if j < 0 || (i > 0 && j != start+i) {
 					t.Fatalf("token %q: page %v is not a run of %s's orders", token, ids(page.Orders), actor.ID)
 				}
@@ -209,7 +209,7 @@ func FuzzPageToken(f *testing.F) {
 	})
 }
 
-func ids(snaps []order.Snapshot) []string {
+func ids(snaps []order.State) []string {
 	out := make([]string, len(snaps))
 	for i, s := range snaps {
 		out[i] = s.ID.String()

@@ -30,7 +30,7 @@ type Commit struct {
 	ExpectedVersion int
 	Events          []RecordedEvent
 	// State is the order after the events: the inline projection.
-	State order.Snapshot
+	State order.State
 	// Idempotency is set when the command carried a request id.
 	Idempotency *IdempotencyRecord
 }
@@ -66,10 +66,10 @@ const CurrentEventSchemaVersion = 1
 // event log's history view. It never replays events.
 type ReadModel interface {
 	// GetOrder returns an order's current state, or order.ErrNotFound.
-	GetOrder(ctx context.Context, id order.ID) (order.Snapshot, error)
+	GetOrder(ctx context.Context, id order.ID) (order.State, error)
 	// ListOrders returns a user's orders newest first (created_at, then id,
 	// both descending), after the cursor when one is given, at most Limit.
-	ListOrders(ctx context.Context, f OrderFilter) ([]order.Snapshot, error)
+	ListOrders(ctx context.Context, f OrderFilter) ([]order.State, error)
 	// ListOrderEvents returns an order's events with version > AfterVersion
 	// in version order, at most limit.
 	ListOrderEvents(ctx context.Context, id order.ID, afterVersion, limit int) ([]EventRecord, error)

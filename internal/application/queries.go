@@ -31,22 +31,22 @@ type GetOrder struct {
 func (in GetOrder) target() (string, int) { return in.OrderID, 0 }
 
 // getOrder handles GetOrder.
-func (q *Queries) getOrder(ctx context.Context, in GetOrder) (order.Snapshot, error) {
+func (q *Queries) getOrder(ctx context.Context, in GetOrder) (order.State, error) {
 	return q.GetOrder(ctx, in.Actor, in.OrderID)
 }
 
 // GetOrder returns one order as the read model holds it.
-func (q *Queries) GetOrder(ctx context.Context, actor Actor, rawID string) (order.Snapshot, error) {
+func (q *Queries) GetOrder(ctx context.Context, actor Actor, rawID string) (order.State, error) {
 	id, err := parseOrderID(rawID)
 	if err != nil {
-		return order.Snapshot{}, err
+		return order.State{}, err
 	}
 	snap, err := q.read.GetOrder(ctx, id)
 	if err != nil {
-		return order.Snapshot{}, fmt.Errorf("get order %s: %w", id, err)
+		return order.State{}, fmt.Errorf("get order %s: %w", id, err)
 	}
 	if !actor.canSee(snap.UserID) {
-		return order.Snapshot{}, order.ErrNotFound
+		return order.State{}, order.ErrNotFound
 	}
 	return snap, nil
 }
@@ -64,7 +64,7 @@ func (ListOrders) target() (string, int) { return "", 0 }
 
 // OrderPage is one page of orders; NextPageToken is empty on the last page.
 type OrderPage struct {
-	Orders        []order.Snapshot
+	Orders        []order.State
 	NextPageToken string
 }
 

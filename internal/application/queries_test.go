@@ -19,7 +19,7 @@ func TestListOrdersPagesEachOrderOnce(t *testing.T) {
 	createFor(t, h, bob, "")
 
 	seen := map[order.ID]bool{}
-	var last order.Snapshot
+	var last order.State
 	token := ""
 	for pages := 0; ; pages++ {
 		if pages > 10 {

@@ -68,7 +68,7 @@ func BenchmarkOrder(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	snap := o.Snapshot()
+	snap := o.State()
 	b.Run("items=3", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

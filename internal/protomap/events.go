@@ -212,7 +212,7 @@ func (d *decoder) checkCreated(e order.OrderCreated) {
 		d.fail(err)
 		return
 	}
-	if total := o.Snapshot().Total; total != e.Total {
+	if total := o.State().Total; total != e.Total {
 		d.fail(fmt.Errorf("total %s, but the items add up to %s", e.Total, total))
 	}
 }

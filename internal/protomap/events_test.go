@@ -46,14 +46,14 @@ func lifecycles(t *testing.T) [][]order.Event {
 	check(delivered.RemoveItem("sku-b", at(4)))
 	check(delivered.ChangeShippingAddress("2 Elm St\r\nApt 3", at(5)))
 	check(delivered.Confirm(at(6)))
-	total := delivered.Snapshot().Total
+	total := delivered.State().Total
 	check(delivered.Pay(total, "ref-1", at(7)))
 	check(delivered.Ship("UPS", "1Z999AA10123456784", at(8)))
 	check(delivered.Deliver(at(9)))
 
 	refunded := create(2)
 	check(refunded.Confirm(at(2)))
-	check(refunded.Pay(refunded.Snapshot().Total, "", at(3)))
+	check(refunded.Pay(refunded.State().Total, "", at(3)))
 	check(refunded.Cancel("changed my mind", at(4)))
 
 	cancelledPending := create(3)
@@ -98,8 +98,8 @@ func TestDomainEventsRoundTrip(t *testing.T) {
 			seen[e.EventType()] = true
 		}
 		// The decoded history replays to the state the live order reached.
-		live := must(order.Rehydrate(history))(t).Snapshot()
-		replayed := must(order.Rehydrate(decoded))(t).Snapshot()
+		live := must(order.Rehydrate(history))(t).State()
+		replayed := must(order.Rehydrate(decoded))(t).State()
 		if d := replayed.Diff(live); len(d) > 0 {
 			t.Errorf("decoded history of %s replays differently: %v", live.ID, d)
 		}

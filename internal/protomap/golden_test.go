@@ -121,7 +121,7 @@ func replayGolden(t *testing.T, dir string, version int) []string {
 	if err != nil {
 		t.Fatalf("replay: %v", err)
 	}
-	got := protomap.Order(o.Snapshot())
+	got := protomap.Order(o.State())
 	want := &orderv1.Order{}
 	name := newestWant(t, dir)
 	if err := protojson.Unmarshal(readGolden(t, dir, name), want); err != nil {
@@ -228,7 +228,7 @@ func writeGolden(t *testing.T, version int) {
 		}
 		writeGoldenFile(t, dir, streamFile, append(must(json.MarshalIndent(stream, "", "  "))(t), '\n'))
 		want := protojson.MarshalOptions{Multiline: true, UseProtoNames: true}
-		writeGoldenFile(t, dir, wantFile, append(must(want.Marshal(protomap.Order(o.Snapshot())))(t), '\n'))
+		writeGoldenFile(t, dir, wantFile, append(must(want.Marshal(protomap.Order(o.State())))(t), '\n'))
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 // Order returns the API resource for an order's state.
-func Order(s order.Snapshot) *orderv1.Order {
+func Order(s order.State) *orderv1.Order {
 	o := &orderv1.Order{
 		Id: s.ID.String(), UserId: string(s.UserID), Items: LineItems(s.Items),
 		ShippingAddress: string(s.ShippingAddress), Status: Status(s.Status), Currency: string(s.Currency),

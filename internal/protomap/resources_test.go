@@ -17,7 +17,7 @@ import (
 // Snapshots are built through the aggregate, so they are states the domain
 // can actually reach. Each event happens at at(version).
 
-func snapshotOf(t *testing.T, steps ...func(o *order.Order, now time.Time) error) order.Snapshot {
+func snapshotOf(t *testing.T, steps ...func(o *order.Order, now time.Time) error) order.State {
 	t.Helper()
 	o := must(order.Create(fixtureOrder, "user-1", eur, "1 Main St\nSpringfield",
 		[]order.LineItem{line(1, "sku-a", "Widget", 2, 1999, eur), line(2, "sku-b", "Gadget", 1, 500, eur)}, at(1)))(t)
@@ -26,12 +26,12 @@ func snapshotOf(t *testing.T, steps ...func(o *order.Order, now time.Time) error
 			t.Fatal(err)
 		}
 	}
-	return o.Snapshot()
+	return o.State()
 }
 
 var (
 	confirm = func(o *order.Order, now time.Time) error { return o.Confirm(now) }
-	pay     = func(o *order.Order, now time.Time) error { return o.Pay(o.Snapshot().Total, "pi_123", now) }
+	pay     = func(o *order.Order, now time.Time) error { return o.Pay(o.State().Total, "pi_123", now) }
 	ship    = func(o *order.Order, now time.Time) error { return o.Ship("UPS", "1Z999", now) }
 	deliver = func(o *order.Order, now time.Time) error { return o.Deliver(now) }
 	cancel  = func(o *order.Order, now time.Time) error { return o.Cancel("changed my mind", now) }
@@ -54,7 +54,7 @@ func TestOrderMapsEveryField(t *testing.T) {
 	ts := func(v int) *timestamppb.Timestamp { return timestamppb.New(at(v)) }
 	tests := []struct {
 		name string
-		snap order.Snapshot
+		snap order.State
 		want *orderv1.Order
 	}{
 		{"pending", snapshotOf(t), wantOrder(orderv1.OrderStatus_ORDER_STATUS_PENDING, 1)},

@@ -79,7 +79,7 @@ func openSQLite(ctx context.Context, cfg config.Config, logger *slog.Logger, obs
 	}
 	logger.Info("storage: embedded SQLite (set DATABASE_URL=postgres://… to use PostgreSQL)", "path", path)
 	return &storage{
-		orders: telemetry.NewStore(st, "sqlite", obs.tracerProvider(), obs.metrics),
+		orders: telemetry.NewObservedStore(st, "sqlite", obs.tracerProvider(), obs.metrics),
 		source: st, ready: st.Ping, close: func() { _ = st.Close() },
 	}, nil
 }
@@ -104,7 +104,7 @@ func openPostgres(ctx context.Context, cfg config.Config, logger *slog.Logger, o
 	logger.Info("storage: PostgreSQL", "database", config.Redact(cfg.DatabaseURL), "max_conns", cfg.DBMaxConns)
 	ready := func(ctx context.Context) error { return postgresReady(ctx, pool) }
 	return &storage{
-		orders: telemetry.NewStore(postgres.NewStore(pool), "postgresql", obs.tracerProvider(), obs.metrics),
+		orders: telemetry.NewObservedStore(postgres.NewOrderStore(pool), "postgresql", obs.tracerProvider(), obs.metrics),
 		source: postgres.NewOutboxSource(pool, logger),
 		ready:  ready, close: pool.Close,
 		consistency: func(ctx context.Context) (consistencyReport, error) { return checkConsistency(ctx, pool) },

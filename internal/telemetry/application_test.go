@@ -21,7 +21,7 @@ import (
 // racingStore loses the next append's race when armed, as if another
 // writer had appended first.
 type racingStore struct {
-	*memory.Store
+	*memory.FakeStore
 	armed atomic.Bool
 }
 
@@ -29,7 +29,7 @@ func (s *racingStore) Append(ctx context.Context, c application.Commit) error {
 	if s.armed.CompareAndSwap(true, false) {
 		return &order.ConcurrencyError{OrderID: c.OrderID, ExpectedVersion: c.ExpectedVersion}
 	}
-	return s.Store.Append(ctx, c)
+	return s.FakeStore.Append(ctx, c)
 }
 
 type fixture struct {
@@ -42,10 +42,10 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{m: NewMetrics(ServiceInfo{ServiceName: "svc", CellID: "c1"}), spans: tracetest.NewSpanRecorder(), store: &racingStore{Store: memory.New()}}
+	f := &fixture{m: NewMetrics(ServiceInfo{ServiceName: "svc", CellID: "c1"}), spans: tracetest.NewSpanRecorder(), store: &racingStore{FakeStore: memory.New()}}
 	f.tracer = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.spans))
 	t.Cleanup(func() { _ = f.tracer.Shutdown(context.Background()) })
-	store := NewStore(f.store, "memory", f.tracer, f.m)
+	store := NewObservedStore(f.store, "memory", f.tracer, f.m)
 	app, err := application.NewService(application.Ports{
 		Events: store, Requests: store, Read: store, Clock: system.Clock{}, IDs: system.UUIDv7{},
 	}, application.CommandsConfig{MaxAttempts: 3, Observer: NewObserver(f.m)}, Handlers(f.tracer, f.m))

@@ -19,41 +19,41 @@ type OrderStore interface {
 	application.IdempotencyStore
 }
 
-// Store decorates an OrderStore at the port: a span per operation (the
+// ObservedStore decorates an OrderStore at the port: a span per operation (the
 // database work of a command or query, whichever adapter does it; the
 // PostgreSQL driver's own spans nest below), its duration by operation and
 // outcome, and the events each successful append committed, by type.
-type Store struct {
+type ObservedStore struct {
 	next   OrderStore
 	tracer trace.Tracer
 	m      *Metrics
 	system string
 }
 
-var _ OrderStore = (*Store)(nil)
+var _ OrderStore = (*ObservedStore)(nil)
 
-// NewStore wraps next. system names the database on spans
+// NewObservedStore wraps next. system names the database on spans
 // ("postgresql", "sqlite"); tp nil means no tracing.
-func NewStore(next OrderStore, system string, tp trace.TracerProvider, m *Metrics) *Store {
-	return &Store{next: next, tracer: tracerOf(tp), m: m, system: system}
+func NewObservedStore(next OrderStore, system string, tp trace.TracerProvider, m *Metrics) *ObservedStore {
+	return &ObservedStore{next: next, tracer: tracerOf(tp), m: m, system: system}
 }
 
 // start opens the span of one operation.
-func (s *Store) start(ctx context.Context, op string, attrs ...attribute.KeyValue) (context.Context, trace.Span, time.Time) {
+func (s *ObservedStore) start(ctx context.Context, op string, attrs ...attribute.KeyValue) (context.Context, trace.Span, time.Time) {
 	attrs = append(attrs, attribute.String("db.system.name", s.system))
 	ctx, span := s.tracer.Start(ctx, "store."+op, trace.WithAttributes(attrs...))
 	return ctx, span, time.Now()
 }
 
 // end closes it and records the duration.
-func (s *Store) end(span trace.Span, op string, began time.Time, err error) {
+func (s *ObservedStore) end(span trace.Span, op string, began time.Time, err error) {
 	s.m.storeDuration.WithLabelValues(op, outcome(err)).Observe(time.Since(began).Seconds())
 	endSpan(span, err)
 	span.End()
 }
 
 // Load implements application.EventStore.
-func (s *Store) Load(ctx context.Context, id order.ID) ([]order.Event, error) {
+func (s *ObservedStore) Load(ctx context.Context, id order.ID) ([]order.Event, error) {
 	ctx, span, began := s.start(ctx, "Load", attrOrderID.String(id.String()))
 	events, err := s.next.Load(ctx, id)
 	span.SetAttributes(attrEvents.Int(len(events)))
@@ -62,7 +62,7 @@ func (s *Store) Load(ctx context.Context, id order.ID) ([]order.Event, error) {
 }
 
 // Append implements application.EventStore.
-func (s *Store) Append(ctx context.Context, c application.Commit) error {
+func (s *ObservedStore) Append(ctx context.Context, c application.Commit) error {
 	ctx, span, began := s.start(ctx, "Append", attrOrderID.String(c.OrderID.String()),
 		attrExpectedVersion.Int(c.ExpectedVersion), attrEvents.Int(len(c.Events)))
 	err := s.next.Append(ctx, c)
@@ -76,7 +76,7 @@ func (s *Store) Append(ctx context.Context, c application.Commit) error {
 }
 
 // GetOrder implements application.ReadModel.
-func (s *Store) GetOrder(ctx context.Context, id order.ID) (order.Snapshot, error) {
+func (s *ObservedStore) GetOrder(ctx context.Context, id order.ID) (order.State, error) {
 	ctx, span, began := s.start(ctx, "GetOrder", attrOrderID.String(id.String()))
 	snap, err := s.next.GetOrder(ctx, id)
 	s.end(span, "GetOrder", began, err)
@@ -84,7 +84,7 @@ func (s *Store) GetOrder(ctx context.Context, id order.ID) (order.Snapshot, erro
 }
 
 // ListOrders implements application.ReadModel.
-func (s *Store) ListOrders(ctx context.Context, f application.OrderFilter) ([]order.Snapshot, error) {
+func (s *ObservedStore) ListOrders(ctx context.Context, f application.OrderFilter) ([]order.State, error) {
 	ctx, span, began := s.start(ctx, "ListOrders", attribute.Int("order.page_limit", f.Limit))
 	orders, err := s.next.ListOrders(ctx, f)
 	s.end(span, "ListOrders", began, err)
@@ -92,7 +92,7 @@ func (s *Store) ListOrders(ctx context.Context, f application.OrderFilter) ([]or
 }
 
 // ListOrderEvents implements application.ReadModel.
-func (s *Store) ListOrderEvents(ctx context.Context, id order.ID, afterVersion, limit int) ([]application.EventRecord, error) {
+func (s *ObservedStore) ListOrderEvents(ctx context.Context, id order.ID, afterVersion, limit int) ([]application.EventRecord, error) {
 	ctx, span, began := s.start(ctx, "ListOrderEvents", attrOrderID.String(id.String()))
 	events, err := s.next.ListOrderEvents(ctx, id, afterVersion, limit)
 	s.end(span, "ListOrderEvents", began, err)
@@ -101,7 +101,7 @@ func (s *Store) ListOrderEvents(ctx context.Context, id order.ID, afterVersion, 
 
 // FindRequest implements application.IdempotencyStore. The request id is
 // the client's string and stays off the span.
-func (s *Store) FindRequest(ctx context.Context, scope, requestID string) (application.IdempotencyRecord, bool, error) {
+func (s *ObservedStore) FindRequest(ctx context.Context, scope, requestID string) (application.IdempotencyRecord, bool, error) {
 	ctx, span, began := s.start(ctx, "FindRequest")
 	rec, found, err := s.next.FindRequest(ctx, scope, requestID)
 	span.SetAttributes(attribute.Bool("order.request_found", found))
@@ -111,7 +111,7 @@ func (s *Store) FindRequest(ctx context.Context, scope, requestID string) (appli
 
 // DeleteRequestsBefore implements application.IdempotencyStore: background
 // housekeeping, timed but not traced (it has no request to belong to).
-func (s *Store) DeleteRequestsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+func (s *ObservedStore) DeleteRequestsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	began := time.Now()
 	n, err := s.next.DeleteRequestsBefore(ctx, cutoff)
 	s.m.storeDuration.WithLabelValues("DeleteRequestsBefore", outcome(err)).Observe(time.Since(began).Seconds())

@@ -93,7 +93,7 @@ func NewCommit(o *order.Order, from int, requestID string, ids application.IDSou
 	for _, e := range pending[from-first:] {
 		events = append(events, application.RecordedEvent{ID: ids.NewID(), Event: e, Metadata: md})
 	}
-	c := application.Commit{OrderID: o.ID(), ExpectedVersion: from, Events: events, State: o.Snapshot()}
+	c := application.Commit{OrderID: o.ID(), ExpectedVersion: from, Events: events, State: o.State()}
 	if requestID != "" {
 		c.Idempotency = &application.IdempotencyRecord{
 			Scope: string(o.UserID()), RequestID: requestID, Fingerprint: Fingerprint,

@@ -57,14 +57,14 @@ func appendThenLoad(t *testing.T, p Ports) {
 	o := f.NewOrder("user-1")
 	appendOK(t, p, f.Commit(o, 0, ""))
 	must(t, o.Confirm(f.Tick()))
-	must(t, o.Pay(o.Snapshot().Total, "pay-1", f.Tick()))
+	must(t, o.Pay(o.State().Total, "pay-1", f.Tick()))
 	appendOK(t, p, f.Commit(o, 1, ""))
 
 	history, err := p.Store.Load(context.Background(), o.ID())
 	must(t, err)
 	rebuilt, err := order.Rehydrate(history)
 	must(t, err)
-	if diff := rebuilt.Snapshot().Diff(o.Snapshot()); len(diff) > 0 {
+	if diff := rebuilt.State().Diff(o.State()); len(diff) > 0 {
 		t.Fatalf("loaded history rebuilds a different order: %v", diff)
 	}
 	if len(history) != 3 {
@@ -92,7 +92,7 @@ func projectionFollowsCommits(t *testing.T, p Ports) {
 		func() error { return o.RemoveItem("sku-2", f.Tick()) },
 		func() error { return o.ChangeShippingAddress("2 Side Rd", f.Tick()) },
 		func() error { return o.Confirm(f.Tick()) },
-		func() error { return o.Pay(o.Snapshot().Total, "", f.Tick()) },
+		func() error { return o.Pay(o.State().Total, "", f.Tick()) },
 		func() error { return o.Ship("DHL", "TRK-1", f.Tick()) },
 		func() error { return o.Deliver(f.Tick()) },
 	}
@@ -105,7 +105,7 @@ func projectionFollowsCommits(t *testing.T, p Ports) {
 		appendOK(t, p, f.Commit(o, from, ""))
 		got, err := p.Read.GetOrder(context.Background(), o.ID())
 		must(t, err)
-		if diff := got.Diff(o.Snapshot()); len(diff) > 0 {
+		if diff := got.Diff(o.State()); len(diff) > 0 {
 			t.Fatalf("after step %d the projection differs: %v", i, diff)
 		}
 	}
@@ -113,12 +113,12 @@ func projectionFollowsCommits(t *testing.T, p Ports) {
 	c := f.NewOrder("user-2")
 	appendOK(t, p, f.Commit(c, 0, ""))
 	must(t, c.Confirm(f.Tick()))
-	must(t, c.Pay(c.Snapshot().Total, "ref", f.Tick()))
+	must(t, c.Pay(c.State().Total, "ref", f.Tick()))
 	must(t, c.Cancel("customer changed their mind", f.Tick()))
 	appendOK(t, p, f.Commit(c, 1, ""))
 	got, err := p.Read.GetOrder(context.Background(), c.ID())
 	must(t, err)
-	if diff := got.Diff(c.Snapshot()); len(diff) > 0 {
+	if diff := got.Diff(c.State()); len(diff) > 0 {
 		t.Fatalf("cancelled order projection differs: %v", diff)
 	}
 }
@@ -268,7 +268,7 @@ func linesOnlyRewrittenWhenChanged(t *testing.T, p Ports) {
 	ctx := context.Background()
 	o := f.NewOrder("user-1")
 	appendOK(t, p, f.Commit(o, 0, ""))
-	stored := o.Snapshot().Items
+	stored := o.State().Items
 
 	must(t, o.ChangeShippingAddress("2 Side Rd", f.Tick()))
 	untouched := f.Commit(o, 1, "")
@@ -285,7 +285,7 @@ func linesOnlyRewrittenWhenChanged(t *testing.T, p Ports) {
 	appendOK(t, p, f.Commit(o, 2, ""))
 	got, err = p.Read.GetOrder(ctx, o.ID())
 	must(t, err)
-	if diff := got.Diff(o.Snapshot()); len(diff) > 0 || !sameLines(got.Items, o.Snapshot().Items) {
+	if diff := got.Diff(o.State()); len(diff) > 0 || !sameLines(got.Items, o.State().Items) {
 		t.Fatalf("after adding a line the projection differs: %v (lines %v)", diff, lineIDs(got.Items))
 	}
 }
@@ -373,7 +373,7 @@ func listOrders(t *testing.T, p Ports) {
 	}
 	for i, snap := range all {
 		want := mine[len(mine)-1-i] // newest first
-		if diff := snap.Diff(want.Snapshot()); len(diff) > 0 {
+		if diff := snap.Diff(want.State()); len(diff) > 0 {
 			t.Fatalf("order %d of the list differs: %v", i, diff)
 		}
 	}
@@ -481,7 +481,7 @@ func mustLoad(t *testing.T, p Ports, id order.ID) []order.Event {
 	return events
 }
 
-func ids(snaps []order.Snapshot) []string {
+func ids(snaps []order.State) []string {
 	out := make([]string, len(snaps))
 	for i, s := range snaps {
 		out[i] = s.ID.String()

@@ -33,7 +33,7 @@ func (o *Order) apply(e Event) error {
 	s := &o.state
 	switch e := e.(type) {
 	case OrderCreated:
-		*s = Snapshot{
+		*s = State{
 			ID: h.OrderID, UserID: e.UserID, Currency: e.Currency, Items: slices.Clone(e.Items),
 			ShippingAddress: e.ShippingAddress, Status: StatusPending, Total: e.Total, CreatedAt: h.OccurredAt,
 		}

@@ -140,7 +140,7 @@ func rehydrate(t *testing.T, history []order.Event) *order.Order {
 }
 
 // checkInvariants asserts what must hold after any command or replay.
-func checkInvariants(t *testing.T, s order.Snapshot) {
+func checkInvariants(t *testing.T, s order.State) {
 	t.Helper()
 	var sum int64
 	for _, l := range s.Items {
@@ -159,7 +159,7 @@ func checkInvariants(t *testing.T, s order.Snapshot) {
 
 // checkReplay asserts that the history rebuilds exactly the live state and has
 // contiguous versions 1..N of one order.
-func checkReplay(t *testing.T, history []order.Event, live order.Snapshot) {
+func checkReplay(t *testing.T, history []order.Event, live order.State) {
 	t.Helper()
 	for i, e := range history {
 		if h := e.Header(); h.Version != i+1 || h.OrderID != live.ID {
@@ -171,7 +171,7 @@ func checkReplay(t *testing.T, history []order.Event, live order.Snapshot) {
 	if err != nil {
 		t.Fatalf("Rehydrate(%d events): %v", len(history), err)
 	}
-	if got := replayed.Snapshot(); !reflect.DeepEqual(got, live) {
+	if got := replayed.State(); !reflect.DeepEqual(got, live) {
 		t.Fatalf("replayed snapshot differs from the live one: %v\nreplayed %+v\nlive     %+v", got.Diff(live), got, live)
 	}
 	if n := len(replayed.PendingEvents()); n != 0 {

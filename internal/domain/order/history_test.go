@@ -86,7 +86,7 @@ func TestRehydratedOrderContinuesTheHistory(t *testing.T) {
 	if o.ID() != orderID || o.UserID() != userID || o.Currency() != usd || o.Status() != order.StatusPaid || o.Version() != 3 {
 		t.Fatalf("rehydrated %v %v %s %s v%d", o.ID(), o.UserID(), o.Currency(), o.Status(), o.Version())
 	}
-	if s := o.Snapshot(); !s.CreatedAt.Equal(at(1)) || !s.UpdatedAt.Equal(at(3)) {
+	if s := o.State(); !s.CreatedAt.Equal(at(1)) || !s.UpdatedAt.Equal(at(3)) {
 		t.Errorf("created %v updated %v; want %v %v", s.CreatedAt, s.UpdatedAt, at(1), at(3))
 	}
 	if err := o.Ship("UPS", "1Z999", at(4)); err != nil {
@@ -127,7 +127,7 @@ func TestCreateCopiesTheCallersItems(t *testing.T) {
 		t.Fatal(err)
 	}
 	items[0] = itemC
-	if s := o.Snapshot(); s.Items[0] != itemA {
+	if s := o.State(); s.Items[0] != itemA {
 		t.Errorf("order line changed with the caller's slice: %v", s.Items[0])
 	}
 	if e := o.PendingEvents()[0].(order.OrderCreated); e.Items[0] != itemA {
@@ -139,7 +139,7 @@ func TestRehydrateCopiesTheEventsItems(t *testing.T) {
 	start := created(fixtureTotal, itemA, itemB)
 	o := rehydrate(t, []order.Event{start})
 	start.Items[0] = itemC
-	if s := o.Snapshot(); s.Items[0] != itemA {
+	if s := o.State(); s.Items[0] != itemA {
 		t.Errorf("order line changed with the event's slice: %v", s.Items[0])
 	}
 }
@@ -154,17 +154,17 @@ func TestSnapshotIsADeepCopy(t *testing.T) {
 		}
 		t.Run(string(st), func(t *testing.T) {
 			o := rehydrate(t, history)
-			want := o.Snapshot()
+			want := o.State()
 
-			s := o.Snapshot()
+			s := o.State()
 			mutate(&s)
-			if got := o.Snapshot(); !reflect.DeepEqual(got, want) {
+			if got := o.State(); !reflect.DeepEqual(got, want) {
 				t.Errorf("order changed through a snapshot:\ngot  %+v\nwant %+v", got, want)
 			}
 
 			c := want.Clone()
 			mutate(&c)
-			if got := o.Snapshot(); !reflect.DeepEqual(got, want) {
+			if got := o.State(); !reflect.DeepEqual(got, want) {
 				t.Errorf("snapshot changed through its clone:\ngot  %+v\nwant %+v", got, want)
 			}
 		})
@@ -172,7 +172,7 @@ func TestSnapshotIsADeepCopy(t *testing.T) {
 }
 
 // mutate changes every part of s reachable through a slice or pointer.
-func mutate(s *order.Snapshot) {
+func mutate(s *order.State) {
 	s.Items[0] = itemC
 	s.Items = append(s.Items, itemC)
 	slices.Reverse(s.Items)
@@ -191,7 +191,7 @@ func mutate(s *order.Snapshot) {
 }
 
 func TestCloneKeepsNilParts(t *testing.T) {
-	c := order.Snapshot{ID: orderID}.Clone()
+	c := order.State{ID: orderID}.Clone()
 	if c.Items != nil || c.Payment != nil || c.Shipment != nil || c.Cancellation != nil {
 		t.Errorf("Clone of an empty snapshot = %+v", c)
 	}

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// Snapshot is an order's complete state as plain values: what the read model
+// State is an order's complete state as plain values: what the read model
 // stores and what queries return.
-type Snapshot struct {
+type State struct {
 	ID              ID
 	UserID          UserID
 	Currency        Currency
@@ -47,9 +47,9 @@ type Cancellation struct {
 	CancelledAt  time.Time
 }
 
-// Clone returns a deep copy, so callers can keep a snapshot while the order
+// Clone returns a deep copy, so callers can keep a state while the order
 // moves on.
-func (s Snapshot) Clone() Snapshot {
+func (s State) Clone() State {
 	s.Items = slices.Clone(s.Items)
 	if s.Payment != nil {
 		p := *s.Payment
@@ -69,7 +69,7 @@ func (s Snapshot) Clone() Snapshot {
 // Order is the aggregate root. Its zero value is not usable: start with Create
 // or Rehydrate.
 type Order struct {
-	state   Snapshot
+	state   State
 	pending []Event
 }
 
@@ -139,8 +139,8 @@ func Rehydrate(history []Event) (*Order, error) {
 	return o, nil
 }
 
-// Snapshot returns a copy of the current state.
-func (o *Order) Snapshot() Snapshot { return o.state.Clone() }
+// State returns a copy of the current state.
+func (o *Order) State() State { return o.state.Clone() }
 
 // ID returns the order's id.
 func (o *Order) ID() ID { return o.state.ID }
@@ -353,10 +353,10 @@ func sum(currency Currency, items []LineItem) (Money, error) {
 	return total, nil
 }
 
-// Diff lists the fields in which two snapshots differ, empty when they are
+// Diff lists the fields in which two states differ, empty when they are
 // the same state. Times compare as instants. It lets tests and the
 // consistency checker say exactly what a projection got wrong.
-func (s Snapshot) Diff(o Snapshot) []string {
+func (s State) Diff(o State) []string {
 	var d []string
 	add := func(field string, a, b any) { d = append(d, fmt.Sprintf("%s: %v != %v", field, a, b)) }
 	if s.ID != o.ID {

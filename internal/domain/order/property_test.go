@@ -73,7 +73,7 @@ func (m *model) total() int64 {
 	return sum
 }
 
-func checkModel(t *testing.T, s order.Snapshot, m *model) {
+func checkModel(t *testing.T, s order.State, m *model) {
 	t.Helper()
 	if s.Status != m.status || s.ShippingAddress != m.address || s.Total.Minor() != m.total() {
 		t.Fatalf("order is %s %q total %s; model says %s %q total %d", s.Status, s.ShippingAddress, s.Total, m.status, m.address, m.total())
@@ -129,15 +129,15 @@ func runCommandSequence(t *testing.T, c chooser, steps int, more func() bool) {
 		return fresh
 	}
 	collect()
-	checkReplay(t, history, o.Snapshot())
+	checkReplay(t, history, o.State())
 
 	for step := 0; step < steps && more(); step++ {
-		before := o.Snapshot()
+		before := o.State()
 		now := at(len(history) + 1)
 		pick := c.IntN(len(order.Actions) + 1)
 		if pick == len(order.Actions) { // reload the order from its history
 			o, seen = rehydrate(t, history), 0
-			if got := o.Snapshot(); !reflect.DeepEqual(got, before) {
+			if got := o.State(); !reflect.DeepEqual(got, before) {
 				t.Fatalf("step %d: reloaded order differs:\ngot  %+v\nwant %+v", step, got, before)
 			}
 			continue
@@ -225,7 +225,7 @@ func runCommandSequence(t *testing.T, c chooser, steps int, more func() bool) {
 			if len(fresh) != 0 {
 				t.Fatalf("step %d %s: raised %v; want no event", step, desc, fresh)
 			}
-			if got := o.Snapshot(); !reflect.DeepEqual(got, before) {
+			if got := o.State(); !reflect.DeepEqual(got, before) {
 				t.Fatalf("step %d %s: state changed without an event:\ngot  %+v\nwant %+v", step, desc, got, before)
 			}
 			continue
@@ -237,12 +237,12 @@ func runCommandSequence(t *testing.T, c chooser, steps int, more func() bool) {
 			t.Fatalf("step %d %s: raised %v; want one %s", step, desc, fresh, wantType)
 		}
 		update()
-		s := o.Snapshot()
+		s := o.State()
 		checkModel(t, s, m)
 		checkInvariants(t, s)
 		checkReplay(t, history, s)
 	}
-	checkReplay(t, history, o.Snapshot())
+	checkReplay(t, history, o.State())
 }
 
 func TestCommandSequencesReplayToTheLiveOrder(t *testing.T) {

@@ -51,7 +51,7 @@ func benchHistory(tb testing.TB, n int) []order.Event {
 		}
 	}
 	check(o.Confirm(now(o)))
-	check(o.Pay(o.Snapshot().Total, "pi_123", now(o)))
+	check(o.Pay(o.State().Total, "pi_123", now(o)))
 	check(o.Ship("UPS", "1Z999", now(o)))
 	check(o.Deliver(now(o)))
 	history := o.PendingEvents()

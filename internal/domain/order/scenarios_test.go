@@ -17,7 +17,7 @@ type scenario struct {
 	when  command
 	then  []order.Event // the events raised; nil means none
 	err   errCheck      // set when the command must fail
-	state func(t *testing.T, s order.Snapshot)
+	state func(t *testing.T, s order.State)
 }
 
 // A command runs against the order rebuilt from given (nil when given is
@@ -80,10 +80,10 @@ func runScenarios(t *testing.T, scenarios []scenario) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			var o *order.Order
-			var before order.Snapshot
+			var before order.State
 			if len(sc.given) > 0 {
 				o = rehydrate(t, sc.given)
-				before = o.Snapshot()
+				before = o.State()
 			}
 
 			got, err := sc.when(o, at(len(sc.given)+1))
@@ -101,7 +101,7 @@ func runScenarios(t *testing.T, scenarios []scenario) {
 				if n := len(o.PendingEvents()); n != 0 {
 					t.Errorf("failed command raised %d events", n)
 				}
-				if after := o.Snapshot(); !reflect.DeepEqual(after, before) {
+				if after := o.State(); !reflect.DeepEqual(after, before) {
 					t.Errorf("failed command changed the state:\nbefore %+v\nafter  %+v", before, after)
 				}
 				return
@@ -118,7 +118,7 @@ func runScenarios(t *testing.T, scenarios []scenario) {
 					t.Errorf("event %d:\ngot  %#v\nwant %#v", i, raised[i], sc.then[i])
 				}
 			}
-			s := got.Snapshot()
+			s := got.State()
 			checkInvariants(t, s)
 			checkReplay(t, slices.Concat(sc.given, sc.then), s)
 			if sc.state != nil {
@@ -128,8 +128,8 @@ func runScenarios(t *testing.T, scenarios []scenario) {
 	}
 }
 
-func wantStatus(want order.Status) func(t *testing.T, s order.Snapshot) {
-	return func(t *testing.T, s order.Snapshot) {
+func wantStatus(want order.Status) func(t *testing.T, s order.State) {
+	return func(t *testing.T, s order.State) {
 		t.Helper()
 		if s.Status != want {
 			t.Errorf("status = %s; want %s", s.Status, want)
@@ -149,8 +149,8 @@ func TestCreate(t *testing.T) {
 			name: "valid order is pending with its lines and total",
 			when: create(itemA, itemB),
 			then: []order.Event{created(fixtureTotal, itemA, itemB)},
-			state: func(t *testing.T, s order.Snapshot) {
-				want := order.Snapshot{
+			state: func(t *testing.T, s order.State) {
+				want := order.State{
 					ID: orderID, UserID: userID, Currency: usd, Items: []order.LineItem{itemA, itemB},
 					ShippingAddress: address, Status: order.StatusPending, Total: fixtureTotal,
 					CreatedAt: t0, UpdatedAt: t0, Version: 1,
@@ -237,7 +237,7 @@ func TestRemoveItem(t *testing.T) {
 			given: historyIn(order.StatusPending),
 			when:  removeItem("sku-b"),
 			then:  []order.Event{order.OrderItemRemoved{EventHeader: hdr(2), ItemID: itemB.ID(), ProductID: "sku-b", Total: mustUSD(3998)}},
-			state: func(t *testing.T, s order.Snapshot) {
+			state: func(t *testing.T, s order.State) {
 				if len(s.Items) != 1 || s.Items[0] != itemA {
 					t.Errorf("items = %v; want only %v", s.Items, itemA)
 				}
@@ -264,7 +264,7 @@ func TestChangeItemQuantity(t *testing.T) {
 			given: historyIn(order.StatusPending),
 			when:  changeQuantity("sku-a", 5),
 			then:  []order.Event{aTo5},
-			state: func(t *testing.T, s order.Snapshot) {
+			state: func(t *testing.T, s order.State) {
 				if q := s.Items[0].Quantity().Int(); q != 5 {
 					t.Errorf("quantity = %d; want 5", q)
 				}
@@ -316,7 +316,7 @@ func TestChangeShippingAddress(t *testing.T) {
 			given: given,
 			when:  changeAddress(newAddr),
 			then:  changedAt(len(given) + 1),
-			state: func(t *testing.T, s order.Snapshot) {
+			state: func(t *testing.T, s order.State) {
 				if s.ShippingAddress != newAddr || s.Status != st {
 					t.Errorf("address %q status %s; want %q %s", s.ShippingAddress, s.Status, newAddr, st)
 				}
@@ -363,7 +363,7 @@ func TestPay(t *testing.T) {
 			given: confirmed,
 			when:  pay(fixtureTotal, "pay-1"),
 			then:  []order.Event{order.OrderPaid{EventHeader: hdr(3), Amount: fixtureTotal, PaymentReference: "pay-1"}},
-			state: func(t *testing.T, s order.Snapshot) {
+			state: func(t *testing.T, s order.State) {
 				want := &order.Payment{Amount: fixtureTotal, Reference: "pay-1", PaidAt: at(3)}
 				if s.Status != order.StatusPaid || !reflect.DeepEqual(s.Payment, want) {
 					t.Errorf("status %s payment %+v; want PAID %+v", s.Status, s.Payment, want)
@@ -396,7 +396,7 @@ func TestShip(t *testing.T) {
 			given: paid,
 			when:  ship("UPS", "1Z999"),
 			then:  []order.Event{order.OrderShipped{EventHeader: hdr(4), Carrier: "UPS", TrackingNumber: "1Z999"}},
-			state: func(t *testing.T, s order.Snapshot) {
+			state: func(t *testing.T, s order.State) {
 				want := &order.Shipment{Carrier: "UPS", TrackingNumber: "1Z999", ShippedAt: at(4)}
 				if s.Status != order.StatusShipped || !reflect.DeepEqual(s.Shipment, want) {
 					t.Errorf("status %s shipment %+v; want SHIPPED %+v", s.Status, s.Shipment, want)
@@ -427,7 +427,7 @@ func TestDeliver(t *testing.T) {
 			given: historyIn(order.StatusShipped),
 			when:  deliver(),
 			then:  []order.Event{order.OrderDelivered{EventHeader: hdr(5)}},
-			state: func(t *testing.T, s order.Snapshot) {
+			state: func(t *testing.T, s order.State) {
 				want := &order.Shipment{Carrier: "UPS", TrackingNumber: "1Z999", ShippedAt: at(4), DeliveredAt: at(5)}
 				if s.Status != order.StatusDelivered || !reflect.DeepEqual(s.Shipment, want) {
 					t.Errorf("status %s shipment %+v; want DELIVERED %+v", s.Status, s.Shipment, want)
@@ -440,8 +440,8 @@ func TestDeliver(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	wantCancellation := func(want order.Cancellation) func(t *testing.T, s order.Snapshot) {
-		return func(t *testing.T, s order.Snapshot) {
+	wantCancellation := func(want order.Cancellation) func(t *testing.T, s order.State) {
+		return func(t *testing.T, s order.State) {
 			t.Helper()
 			if s.Status != order.StatusCancelled || s.Cancellation == nil || *s.Cancellation != want {
 				t.Errorf("status %s cancellation %+v; want CANCELLED %+v", s.Status, s.Cancellation, want)

@@ -113,7 +113,7 @@ func TestEveryStatusAction(t *testing.T) {
 				if got := status.Allows(action); got != allowed {
 					t.Errorf("%s.Allows(%q) = %v; want %v", status, action, got, allowed)
 				}
-				before := o.Snapshot()
+				before := o.State()
 				c := actionCases[action]
 				now := at(len(history) + 1)
 
@@ -126,7 +126,7 @@ func TestEveryStatusAction(t *testing.T) {
 					if n := len(o.PendingEvents()); n != 0 {
 						t.Errorf("refused action raised %d events", n)
 					}
-					if after := o.Snapshot(); !reflect.DeepEqual(after, before) {
+					if after := o.State(); !reflect.DeepEqual(after, before) {
 						t.Errorf("refused action changed the state:\nbefore %+v\nafter  %+v", before, after)
 					}
 					return
@@ -155,8 +155,8 @@ func TestEveryStatusAction(t *testing.T) {
 				if o.Version() != len(history)+1 {
 					t.Errorf("version = %d; want %d", o.Version(), len(history)+1)
 				}
-				checkInvariants(t, o.Snapshot())
-				checkReplay(t, append(history, e), o.Snapshot())
+				checkInvariants(t, o.State())
+				checkReplay(t, append(history, e), o.State())
 			})
 		}
 	}

@@ -13,7 +13,7 @@ func TestPrepareThenDecodeRebuildsTheOrder(t *testing.T) {
 	f := apptest.NewOrders(t, 1)
 	o := f.NewOrder("user-1")
 	must(t, o.Confirm(f.Tick()))
-	must(t, o.Pay(o.Snapshot().Total, "pay-1", f.Tick())) // OrderPaid needs the currency of OrderCreated
+	must(t, o.Pay(o.State().Total, "pay-1", f.Tick())) // OrderPaid needs the currency of OrderCreated
 	p, err := eventlog.Prepare(f.Commit(o, 0, "req-1"))
 	must(t, err)
 	if !p.NewOrder || !p.ItemsChanged || len(p.Records) != 3 || p.Idempotency == nil {
@@ -25,7 +25,7 @@ func TestPrepareThenDecodeRebuildsTheOrder(t *testing.T) {
 	}
 	history, err := eventlog.DecodeHistory(o.ID(), rows)
 	must(t, err)
-	if diff := f.Rehydrate(history).Snapshot().Diff(o.Snapshot()); len(diff) > 0 {
+	if diff := f.Rehydrate(history).State().Diff(o.State()); len(diff) > 0 {
 		t.Fatalf("decoded history rebuilds a different order: %v", diff)
 	}
 

@@ -51,7 +51,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	pool := migratedPool(t, 48)
-	store := postgres.NewStore(pool)
+	store := postgres.NewOrderStore(pool)
 	commands := application.NewCommands(store, store, system.Clock{}, system.UUIDv7{}, application.CommandsConfig{
 		Origin:      application.Origin{ServiceName: "order-service", CellID: "cell-001"},
 		MaxAttempts: 3,

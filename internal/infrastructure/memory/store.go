@@ -18,30 +18,30 @@ import (
 	"github.com/acme/order-service/internal/infrastructure/eventlog"
 )
 
-// Store keeps event records, projections and idempotency records in maps
+// FakeStore keeps event records, projections and idempotency records in maps
 // guarded by one lock, so every Append is atomic. It holds the commits to the
 // same contract as the real adapters (eventlog.Prepare) and decodes its
 // history through the same decoder, so a test on it exercises the encoding.
-type Store struct {
+type FakeStore struct {
 	mu       sync.RWMutex
 	events   map[order.ID][]application.EventRecord
-	orders   map[order.ID]order.Snapshot
+	orders   map[order.ID]order.State
 	requests map[requestKey]application.IdempotencyRecord
 }
 
 type requestKey struct{ scope, requestID string }
 
 // New returns an empty store.
-func New() *Store {
-	return &Store{
+func New() *FakeStore {
+	return &FakeStore{
 		events:   make(map[order.ID][]application.EventRecord),
-		orders:   make(map[order.ID]order.Snapshot),
+		orders:   make(map[order.ID]order.State),
 		requests: make(map[requestKey]application.IdempotencyRecord),
 	}
 }
 
 // Load implements application.EventStore.
-func (s *Store) Load(_ context.Context, id order.ID) ([]order.Event, error) {
+func (s *FakeStore) Load(_ context.Context, id order.ID) ([]order.Event, error) {
 	s.mu.RLock()
 	records := s.events[id]
 	s.mu.RUnlock()
@@ -61,7 +61,7 @@ func (s *Store) Load(_ context.Context, id order.ID) ([]order.Event, error) {
 
 // Append implements application.EventStore, in the contract's order: the
 // request id, then the version, then the projection.
-func (s *Store) Append(_ context.Context, c application.Commit) error {
+func (s *FakeStore) Append(_ context.Context, c application.Commit) error {
 	p, err := eventlog.Prepare(c)
 	if err != nil {
 		return fmt.Errorf("append: %w", err)
@@ -92,21 +92,21 @@ func (s *Store) Append(_ context.Context, c application.Commit) error {
 }
 
 // GetOrder implements application.ReadModel.
-func (s *Store) GetOrder(_ context.Context, id order.ID) (order.Snapshot, error) {
+func (s *FakeStore) GetOrder(_ context.Context, id order.ID) (order.State, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	snap, ok := s.orders[id]
 	if !ok {
-		return order.Snapshot{}, order.ErrNotFound
+		return order.State{}, order.ErrNotFound
 	}
 	return snap.Clone(), nil
 }
 
 // ListOrders implements application.ReadModel.
-func (s *Store) ListOrders(_ context.Context, f application.OrderFilter) ([]order.Snapshot, error) {
+func (s *FakeStore) ListOrders(_ context.Context, f application.OrderFilter) ([]order.State, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []order.Snapshot
+	var out []order.State
 	for _, snap := range s.orders {
 		if snap.UserID != f.UserID || (f.Status != "" && snap.Status != f.Status) {
 			continue
@@ -116,7 +116,7 @@ func (s *Store) ListOrders(_ context.Context, f application.OrderFilter) ([]orde
 		}
 		out = append(out, snap.Clone())
 	}
-	slices.SortFunc(out, func(a, b order.Snapshot) int {
+	slices.SortFunc(out, func(a, b order.State) int {
 		return -cmp.Or(a.CreatedAt.Compare(b.CreatedAt), bytes.Compare(a.ID[:], b.ID[:]))
 	})
 	if len(out) > f.Limit {
@@ -126,7 +126,7 @@ func (s *Store) ListOrders(_ context.Context, f application.OrderFilter) ([]orde
 }
 
 // olderThan reports whether snap sorts after the cursor in newest-first order.
-func olderThan(snap order.Snapshot, c application.OrderCursor) bool {
+func olderThan(snap order.State, c application.OrderCursor) bool {
 	if !snap.CreatedAt.Equal(c.CreatedAt) {
 		return snap.CreatedAt.Before(c.CreatedAt)
 	}
@@ -134,7 +134,7 @@ func olderThan(snap order.Snapshot, c application.OrderCursor) bool {
 }
 
 // ListOrderEvents implements application.ReadModel.
-func (s *Store) ListOrderEvents(_ context.Context, id order.ID, afterVersion, limit int) ([]application.EventRecord, error) {
+func (s *FakeStore) ListOrderEvents(_ context.Context, id order.ID, afterVersion, limit int) ([]application.EventRecord, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	events := s.events[id]
@@ -149,7 +149,7 @@ func (s *Store) ListOrderEvents(_ context.Context, id order.ID, afterVersion, li
 }
 
 // FindRequest implements application.IdempotencyStore.
-func (s *Store) FindRequest(_ context.Context, scope, requestID string) (application.IdempotencyRecord, bool, error) {
+func (s *FakeStore) FindRequest(_ context.Context, scope, requestID string) (application.IdempotencyRecord, bool, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	rec, ok := s.requests[requestKey{scope, requestID}]
@@ -157,7 +157,7 @@ func (s *Store) FindRequest(_ context.Context, scope, requestID string) (applica
 }
 
 // DeleteRequestsBefore implements application.IdempotencyStore.
-func (s *Store) DeleteRequestsBefore(_ context.Context, cutoff time.Time) (int64, error) {
+func (s *FakeStore) DeleteRequestsBefore(_ context.Context, cutoff time.Time) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var n int64

@@ -38,7 +38,7 @@ func TestPgbenchScriptsRunTheServiceSQL(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewMigratedPool(t)
 	rec := &tripRecorder{}
-	store := postgres.NewStore(tracedPool(t, pool, rec))
+	store := postgres.NewOrderStore(tracedPool(t, pool, rec))
 	cmds := application.NewCommands(store, store, system.Clock{}, system.UUIDv7{}, application.CommandsConfig{
 		Origin: application.Origin{ServiceName: "order-service", CellID: "local"}, MaxAttempts: 5,
 	})

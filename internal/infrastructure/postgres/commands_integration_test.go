@@ -113,7 +113,7 @@ func TestCommandsRaceOnOneOrder(t *testing.T) {
 
 // storeCheckWinnersApplied checks that exactly the winning AddOrderItem
 // racers have their line in the order: no lost and no phantom writes.
-func storeCheckWinnersApplied(t *testing.T, final order.Snapshot, errs []error) {
+func storeCheckWinnersApplied(t *testing.T, final order.State, errs []error) {
 	t.Helper()
 	lines := map[string]bool{}
 	for _, it := range final.Items {
@@ -255,7 +255,7 @@ func TestListOrdersPagesWhileOrdersAreCreated(t *testing.T) {
 			}
 		})
 	}
-	var listed []order.Snapshot
+	var listed []order.State
 	token, pages := "", 0
 	for {
 		page, err := queries.ListOrders(ctx, application.ListOrders{Actor: storeCustomer("user-1"), PageSize: pageSize, PageToken: token})
@@ -338,7 +338,7 @@ func storeCreateMany(t *testing.T, cmds *application.Commands, user string, n in
 	return ids
 }
 
-func storeCheckNewestFirst(t *testing.T, listed []order.Snapshot) {
+func storeCheckNewestFirst(t *testing.T, listed []order.State) {
 	t.Helper()
 	for i := 1; i < len(listed); i++ {
 		a, b := listed[i-1], listed[i]

@@ -75,7 +75,7 @@ ORDER BY i.order_id, i.line_no`
 const orphanItemsSQL = `SELECT count(*) FROM order_items WHERE order_id IS NULL`
 
 // CheckConsistency replays every order's events and compares the result with
-// its orders and order_items rows (Snapshot.Diff); it also checks that each
+// its orders and order_items rows (State.Diff); it also checks that each
 // order's versions run 1..N without a gap and that orders.version is the
 // last event's version.
 //
@@ -237,20 +237,20 @@ func (c *checker) compare(row *orderRow) {
 	}
 }
 
-func (c *checker) replay(id order.ID) (order.Snapshot, error) {
+func (c *checker) replay(id order.ID) (order.State, error) {
 	rows := make([]eventlog.StoredEvent, len(c.history))
 	for i, e := range c.history {
 		rows[i] = e.StoredEvent
 	}
 	events, err := eventlog.DecodeHistory(id, rows)
 	if err != nil {
-		return order.Snapshot{}, err
+		return order.State{}, err
 	}
 	o, err := order.Rehydrate(events)
 	if err != nil {
-		return order.Snapshot{}, err
+		return order.State{}, err
 	}
-	return o.Snapshot(), nil
+	return o.State(), nil
 }
 
 // contiguous reports whether the versions are exactly 1..N, and lists them

@@ -22,7 +22,7 @@ func TestCheckConsistencyFindsCorruption(t *testing.T) {
 		o := storeOrder(t, "user-1")
 		storeMust(t, store.Append(ctx, storeCommit(o, 0, "")))
 		storeMust(t, o.Confirm(time.Now()))
-		storeMust(t, o.Pay(o.Snapshot().Total, "ref", time.Now()))
+		storeMust(t, o.Pay(o.State().Total, "ref", time.Now()))
 		storeMust(t, store.Append(ctx, storeCommit(o, 1, "")))
 		ids = append(ids, o.ID())
 	}

@@ -84,7 +84,7 @@ WHERE aggregate_id = $1 ORDER BY version`
 // With group commit on (the default, see WithGroupCommit), concurrent
 // Appends may share that transaction, each in a savepoint of its own; a
 // commit that finds no company runs alone, exactly as described above.
-func (s *Store) Append(ctx context.Context, c application.Commit) error {
+func (s *OrderStore) Append(ctx context.Context, c application.Commit) error {
 	p, err := eventlog.Prepare(c)
 	if err != nil {
 		return fmt.Errorf("append: %w", err)
@@ -97,7 +97,7 @@ func (s *Store) Append(ctx context.Context, c application.Commit) error {
 }
 
 // appendOne writes one commit in a transaction of its own.
-func (s *Store) appendOne(ctx context.Context, c application.Commit, stmts []statement) error {
+func (s *OrderStore) appendOne(ctx context.Context, c application.Commit, stmts []statement) error {
 	b := &pgx.Batch{}
 	b.Queue(beginSQL)
 	for _, st := range stmts {
@@ -114,7 +114,7 @@ func (s *Store) appendOne(ctx context.Context, c application.Commit, stmts []sta
 
 // runInTx sends a batch that begins a transaction and commits it when every
 // statement, and every check on a result, succeeded.
-func (s *Store) runInTx(ctx context.Context, b *pgx.Batch) error {
+func (s *OrderStore) runInTx(ctx context.Context, b *pgx.Batch) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -221,7 +221,7 @@ func projectionMoved(tag pgconn.CommandTag) error {
 }
 
 // orderArgs are the orders columns of a state, in insertOrderSQL's order.
-func orderArgs(s order.Snapshot) []any {
+func orderArgs(s order.State) []any {
 	var paymentAmount, paymentRef, carrier, tracking, cancelReason, refundAmount *string
 	var paidAt, shippedAt, deliveredAt, cancelledAt *time.Time
 	refundDue := false
@@ -262,7 +262,7 @@ func itemArgs(id order.ID, items []order.LineItem) []any {
 func ptr(s string) *string { return &s }
 
 // Load implements application.EventStore.
-func (s *Store) Load(ctx context.Context, id order.ID) ([]order.Event, error) {
+func (s *OrderStore) Load(ctx context.Context, id order.ID) ([]order.Event, error) {
 	rows, err := s.pool.Query(ctx, loadEventsSQL, id)
 	if err != nil {
 		return nil, dbError(fmt.Sprintf("load order %s", id), err)

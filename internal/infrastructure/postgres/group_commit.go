@@ -150,7 +150,7 @@ type GroupCommitStats struct {
 }
 
 // GroupCommitStats reports the counters; zero when group commit is off.
-func (s *Store) GroupCommitStats() GroupCommitStats {
+func (s *OrderStore) GroupCommitStats() GroupCommitStats {
 	if s.group == nil {
 		return GroupCommitStats{}
 	}
@@ -162,7 +162,7 @@ func (s *Store) GroupCommitStats() GroupCommitStats {
 
 // groupCommitter queues Appends and flushes them in shared transactions.
 type groupCommitter struct {
-	store *Store
+	store *OrderStore
 	queue *batchQueue[*member]
 
 	batches, commits, largest, retried atomic.Int64
@@ -176,7 +176,7 @@ type member struct {
 	done   chan error // buffered: the flusher never blocks on a caller that left
 }
 
-func newGroupCommitter(s *Store, cfg GroupCommitConfig) *groupCommitter {
+func newGroupCommitter(s *OrderStore, cfg GroupCommitConfig) *groupCommitter {
 	cfg.MaxBatch = min(max(cfg.MaxBatch, 1), MaxGroupCommit)
 	if cfg.MaxBatch == 1 {
 		return nil
@@ -267,7 +267,7 @@ type memberFailure struct {
 
 // appendShared writes the batch in one transaction and returns each
 // member's outcome, and which members to retry in a later batch.
-func (s *Store) appendShared(batch []*member) (outcomes []error, retry []bool) {
+func (s *OrderStore) appendShared(batch []*member) (outcomes []error, retry []bool) {
 	outcomes, retry = make([]error, len(batch)), make([]bool, len(batch))
 	ctx, cancel := sharedContext(batch, func(m *member) context.Context { return m.ctx })
 	defer cancel()
@@ -347,7 +347,7 @@ func (s *Store) appendShared(batch []*member) (outcomes []error, retry []bool) {
 // member fails with ErrUnavailable, whatever its own outcome was: none was
 // committed, and a member that lost to a batch-mate lost to rows that are
 // not there.
-func (s *Store) commitShared(ctx context.Context, conn *pgxpool.Conn, batch []*member, outcomes []error, retry []bool) ([]error, []bool) {
+func (s *OrderStore) commitShared(ctx context.Context, conn *pgxpool.Conn, batch []*member, outcomes []error, retry []bool) ([]error, []bool) {
 	if err := commitAndNotify(ctx, conn); err != nil {
 		for i, m := range batch {
 			outcomes[i], retry[i] = fmt.Errorf("append order %s: shared commit failed: %w: %w", m.commit.OrderID, application.ErrUnavailable, err), false

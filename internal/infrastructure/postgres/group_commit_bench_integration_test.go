@@ -30,7 +30,7 @@ func BenchmarkAppendCreate(b *testing.B) {
 	for _, cfg := range configs {
 		b.Run(cfg.name, func(b *testing.B) {
 			pool := pgtest.NewMigratedPool(b)
-			store := postgres.NewStore(pool, cfg.opt)
+			store := postgres.NewOrderStore(pool, cfg.opt)
 			t := &testing.T{}
 			b.SetParallelism(16) // 32 writers with GOMAXPROCS=2
 			b.ResetTimer()

@@ -2,7 +2,7 @@ package postgres
 
 // QueuedCommits reports how many Appends wait for a flusher: tests use it to
 // know that the commits they started are queued behind a blocked batch.
-func (s *Store) QueuedCommits() int {
+func (s *OrderStore) QueuedCommits() int {
 	if s.group == nil {
 		return 0
 	}
@@ -11,7 +11,7 @@ func (s *Store) QueuedCommits() int {
 
 // QueuedReads reports how many GetOrder and FindRequest calls wait for a
 // flusher.
-func (s *Store) QueuedReads() int {
+func (s *OrderStore) QueuedReads() int {
 	if s.reads == nil {
 		return 0
 	}

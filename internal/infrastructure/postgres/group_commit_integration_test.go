@@ -25,7 +25,7 @@ import (
 func TestStoreContractWithoutGroupCommit(t *testing.T) {
 	t.Parallel()
 	porttest.Run(t, func(t *testing.T) porttest.Ports {
-		store := postgres.NewStore(pgtest.NewMigratedPool(t), postgres.WithoutGroupCommit())
+		store := postgres.NewOrderStore(pgtest.NewMigratedPool(t), postgres.WithoutGroupCommit())
 		return porttest.Ports{Store: store, Read: store, Requests: store}
 	})
 }
@@ -36,7 +36,7 @@ func TestStoreContractWithoutGroupCommit(t *testing.T) {
 func TestGroupCommitMixedBatchOutcomes(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewMigratedPool(t)
-	store := postgres.NewStore(pool, postgres.WithGroupCommit(postgres.GroupCommitConfig{MaxBatch: 64, Flushers: 1}))
+	store := postgres.NewOrderStore(pool, postgres.WithGroupCommit(postgres.GroupCommitConfig{MaxBatch: 64, Flushers: 1}))
 	ctx := t.Context()
 
 	// Committed before the batch: x at version 2 (with a request id), y and
@@ -59,7 +59,7 @@ func TestGroupCommitMixedBatchOutcomes(t *testing.T) {
 		{name: "request id already committed", commit: storeCommit(storeOrder(t, "user-1"), 0, "req-existing"), want: wantDuplicate},
 		{name: "twin a", commit: storeCommit(storeOrder(t, "user-3"), 0, "req-twin"), want: wantOneOf("twin")},
 		{name: "twin b", commit: storeCommit(storeOrder(t, "user-3"), 0, "req-twin"), want: wantOneOf("twin")},
-		{name: "line id taken", commit: storeCommit(storeOrder(t, "user-4", system.UUIDv7{}.NewID(), x.Snapshot().Items[0].ID()), 0, ""), want: wantInvalid},
+		{name: "line id taken", commit: storeCommit(storeOrder(t, "user-4", system.UUIDv7{}.NewID(), x.State().Items[0].ID()), 0, ""), want: wantInvalid},
 		{name: "projection ahead of the log", commit: projectionAhead(t, store, z), want: wantConflict},
 		{name: "caller gave up", commit: storeCommit(storeOrder(t, "user-1"), 0, ""), want: wantCancelled},
 	}
@@ -114,7 +114,7 @@ func TestGroupCommitMixedBatchOutcomes(t *testing.T) {
 func TestGroupCommitFailedCommitFailsEveryMember(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewMigratedPool(t)
-	store := postgres.NewStore(pool, postgres.WithGroupCommit(postgres.GroupCommitConfig{MaxBatch: 64, Flushers: 1}))
+	store := postgres.NewOrderStore(pool, postgres.WithGroupCommit(postgres.GroupCommitConfig{MaxBatch: 64, Flushers: 1}))
 	ctx := t.Context()
 	_, err := pool.Exec(ctx, `
 		CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -163,7 +163,7 @@ func TestGroupCommitFailedCommitFailsEveryMember(t *testing.T) {
 func TestGroupCommitConcurrentWritersKeepTheirOutcomes(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewMigratedPool(t)
-	store := postgres.NewStore(pool, postgres.WithGroupCommit(postgres.GroupCommitConfig{MaxBatch: 16, Flushers: 2}))
+	store := postgres.NewOrderStore(pool, postgres.WithGroupCommit(postgres.GroupCommitConfig{MaxBatch: 16, Flushers: 2}))
 	ctx := t.Context()
 	hot := make([]*order.Order, 3)
 	for i := range hot {
@@ -300,7 +300,7 @@ func checkBatchOutcomes(t *testing.T, cases []*batchCase) map[string]*batchCase 
 
 // checkOnlyCommittedWritten checks that exactly the successful creates are
 // readable and that failed creates left no row anywhere.
-func checkOnlyCommittedWritten(t *testing.T, store *postgres.Store, pool *pgxpool.Pool, before map[string]string, cases []*batchCase, _ map[string]*batchCase) {
+func checkOnlyCommittedWritten(t *testing.T, store *postgres.OrderStore, pool *pgxpool.Pool, before map[string]string, cases []*batchCase, _ map[string]*batchCase) {
 	t.Helper()
 	ctx := t.Context()
 	newOrders := 0
@@ -336,7 +336,7 @@ func countPrefix(digest string) int {
 // that row lock while the test queues commits behind it. release rolls the
 // transaction back; the blocked create then commits (alone) and the queued
 // commits go out together in the next batch.
-func blockFlusher(t *testing.T, store *postgres.Store, pool *pgxpool.Pool) (release func()) {
+func blockFlusher(t *testing.T, store *postgres.OrderStore, pool *pgxpool.Pool) (release func()) {
 	t.Helper()
 	ctx := t.Context()
 	holder, err := pool.Begin(ctx)
@@ -360,7 +360,7 @@ func blockFlusher(t *testing.T, store *postgres.Store, pool *pgxpool.Pool) (rele
 	}
 }
 
-func waitQueued(t *testing.T, store *postgres.Store, n int) {
+func waitQueued(t *testing.T, store *postgres.OrderStore, n int) {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("%d commits to queue", n), func() bool { return store.QueuedCommits() == n })
 }
@@ -380,7 +380,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // staleCancel is a cancel of o decided at version 1 while o is at 2.
-func staleCancel(t *testing.T, store *postgres.Store, o *order.Order) application.Commit {
+func staleCancel(t *testing.T, store *postgres.OrderStore, o *order.Order) application.Commit {
 	t.Helper()
 	history, err := store.Load(t.Context(), o.ID())
 	storeMust(t, err)
@@ -390,7 +390,7 @@ func staleCancel(t *testing.T, store *postgres.Store, o *order.Order) applicatio
 }
 
 // addressChange is a change of o's address decided at its current version.
-func addressChange(t *testing.T, store *postgres.Store, o *order.Order, address string) application.Commit {
+func addressChange(t *testing.T, store *postgres.OrderStore, o *order.Order, address string) application.Commit {
 	t.Helper()
 	history, err := store.Load(t.Context(), o.ID())
 	storeMust(t, err)
@@ -401,7 +401,7 @@ func addressChange(t *testing.T, store *postgres.Store, o *order.Order, address 
 
 // projectionAhead is a commit that believes o is at version 2 while it is
 // at 1: its event (version 3) inserts, the guarded UPDATE matches no row.
-func projectionAhead(t *testing.T, store *postgres.Store, o *order.Order) application.Commit {
+func projectionAhead(t *testing.T, store *postgres.OrderStore, o *order.Order) application.Commit {
 	t.Helper()
 	history, err := store.Load(t.Context(), o.ID())
 	storeMust(t, err)

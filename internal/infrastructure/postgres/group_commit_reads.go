@@ -82,7 +82,7 @@ type GroupReadStats struct {
 }
 
 // GroupReadStats reports the counters; zero when read batching is off.
-func (s *Store) GroupReadStats() GroupReadStats {
+func (s *OrderStore) GroupReadStats() GroupReadStats {
 	if s.reads == nil {
 		return GroupReadStats{}
 	}
@@ -106,7 +106,7 @@ LATERAL (SELECT fingerprint, order_id, version, created_at FROM idempotency_keys
   WHERE scope = q.scope AND request_id = q.request_id LIMIT 1) k`
 
 type groupReads struct {
-	store    *Store
+	store    *OrderStore
 	orders   *batchQueue[*orderCall]
 	requests *batchQueue[*requestCall]
 
@@ -116,7 +116,7 @@ type groupReads struct {
 type orderCall struct {
 	ctx  context.Context
 	id   order.ID
-	snap order.Snapshot
+	snap order.State
 	err  error
 	done chan struct{}
 }
@@ -130,7 +130,7 @@ type requestCall struct {
 	done             chan struct{}
 }
 
-func newGroupReads(s *Store, cfg GroupReadConfig) *groupReads {
+func newGroupReads(s *OrderStore, cfg GroupReadConfig) *groupReads {
 	if cfg.MaxBatch <= 1 {
 		return nil
 	}
@@ -152,9 +152,9 @@ func (r *groupReads) count(n int) {
 	}
 }
 
-func (r *groupReads) getOrder(ctx context.Context, id order.ID) (order.Snapshot, error) {
+func (r *groupReads) getOrder(ctx context.Context, id order.ID) (order.State, error) {
 	if err := ctx.Err(); err != nil {
-		return order.Snapshot{}, dbError(fmt.Sprintf("get order %s", id), err)
+		return order.State{}, dbError(fmt.Sprintf("get order %s", id), err)
 	}
 	c := &orderCall{ctx: ctx, id: id, done: make(chan struct{})}
 	r.orders.push(c)
@@ -162,7 +162,7 @@ func (r *groupReads) getOrder(ctx context.Context, id order.ID) (order.Snapshot,
 	case <-c.done:
 		return c.snap, c.err
 	case <-ctx.Done():
-		return order.Snapshot{}, dbError(fmt.Sprintf("get order %s", id), ctx.Err())
+		return order.State{}, dbError(fmt.Sprintf("get order %s", id), ctx.Err())
 	}
 }
 

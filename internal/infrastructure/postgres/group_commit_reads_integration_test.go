@@ -25,15 +25,15 @@ import (
 func TestGroupReadsGetOrderMatchesSingleReads(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewMigratedPool(t)
-	store := postgres.NewStore(pool, postgres.WithGroupReads(postgres.GroupReadConfig{MaxBatch: 64, Flushers: 1}))
-	single := postgres.NewStore(pool, postgres.WithoutGroupReads())
+	store := postgres.NewOrderStore(pool, postgres.WithGroupReads(postgres.GroupReadConfig{MaxBatch: 64, Flushers: 1}))
+	single := postgres.NewOrderStore(pool, postgres.WithoutGroupReads())
 	ctx := t.Context()
 	var ids []order.ID
 	for i := range 5 {
 		o := storeOrder(t, "user-1")
 		storeMust(t, store.Append(ctx, storeCommit(o, 0, "")))
 		if i%2 == 0 {
-			storeMust(t, o.Confirm(o.Snapshot().UpdatedAt))
+			storeMust(t, o.Confirm(o.State().UpdatedAt))
 			storeMust(t, store.Append(ctx, storeCommit(o, 1, "")))
 		}
 		ids = append(ids, o.ID())
@@ -47,7 +47,7 @@ func TestGroupReadsGetOrderMatchesSingleReads(t *testing.T) {
 	type call struct {
 		id     order.ID
 		cancel bool
-		snap   order.Snapshot
+		snap   order.State
 		err    error
 	}
 	calls := []*call{{id: missing}, {id: corrupt.ID()}, {id: ids[0], cancel: true}}
@@ -104,8 +104,8 @@ func TestGroupReadsGetOrderMatchesSingleReads(t *testing.T) {
 func TestGroupReadsFindRequestMatchesSingleReads(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewMigratedPool(t)
-	store := postgres.NewStore(pool, postgres.WithGroupReads(postgres.GroupReadConfig{MaxBatch: 64, Flushers: 1}))
-	single := postgres.NewStore(pool, postgres.WithoutGroupReads())
+	store := postgres.NewOrderStore(pool, postgres.WithGroupReads(postgres.GroupReadConfig{MaxBatch: 64, Flushers: 1}))
+	single := postgres.NewOrderStore(pool, postgres.WithoutGroupReads())
 	ctx := t.Context()
 	for _, user := range []string{"user-1", "user-2"} {
 		for _, req := range []string{"req-a", "req-b"} {

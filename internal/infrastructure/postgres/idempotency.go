@@ -35,7 +35,7 @@ WHERE k.scope = expired.scope AND k.request_id = expired.request_id`
 // FindRequest implements application.IdempotencyStore. Concurrent calls may
 // share a round trip (see group_commit_reads.go); a lone call runs
 // findRequestOne.
-func (s *Store) FindRequest(ctx context.Context, scope, requestID string) (application.IdempotencyRecord, bool, error) {
+func (s *OrderStore) FindRequest(ctx context.Context, scope, requestID string) (application.IdempotencyRecord, bool, error) {
 	if s.reads != nil {
 		return s.reads.findRequest(ctx, scope, requestID)
 	}
@@ -43,7 +43,7 @@ func (s *Store) FindRequest(ctx context.Context, scope, requestID string) (appli
 }
 
 // findRequestOne looks one request up in a round trip of its own.
-func (s *Store) findRequestOne(ctx context.Context, scope, requestID string) (application.IdempotencyRecord, bool, error) {
+func (s *OrderStore) findRequestOne(ctx context.Context, scope, requestID string) (application.IdempotencyRecord, bool, error) {
 	rec := application.IdempotencyRecord{Scope: scope, RequestID: requestID}
 	var fingerprint []byte
 	err := s.pool.QueryRow(ctx, findRequestSQL, scope, requestID).Scan(&fingerprint, &rec.OrderID, &rec.Version, &rec.CreatedAt)
@@ -63,7 +63,7 @@ func (s *Store) findRequestOne(ctx context.Context, scope, requestID string) (ap
 // DeleteRequestsBefore implements application.IdempotencyStore. It deletes
 // in batches, each its own short transaction, until a batch comes back
 // short; records expiring meanwhile wait for the next run.
-func (s *Store) DeleteRequestsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+func (s *OrderStore) DeleteRequestsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	for {
 		tag, err := s.pool.Exec(ctx, deleteRequestsSQL, cutoff, deleteRequestsBatch)

@@ -20,7 +20,7 @@ func TestOutboxSourceContract(t *testing.T) {
 	t.Parallel()
 	sourcetest.Run(t, func(t *testing.T) sourcetest.Harness {
 		src, pool := newOutboxSource(t)
-		return sourcetest.Harness{Source: src, Store: postgres.NewStore(pool), Hold: func(t *testing.T, c application.Commit) func(bool) error {
+		return sourcetest.Harness{Source: src, Store: postgres.NewOrderStore(pool), Hold: func(t *testing.T, c application.Commit) func(bool) error {
 			return holdAppend(t, pool, c)
 		}}
 	}, sourcetest.Features{TransactionIDs: true})

@@ -43,7 +43,7 @@ LIMIT $3`
 
 // GetOrder implements application.ReadModel. Concurrent calls may share a
 // round trip (see group_commit_reads.go); a lone call runs getOrderOne.
-func (s *Store) GetOrder(ctx context.Context, id order.ID) (order.Snapshot, error) {
+func (s *OrderStore) GetOrder(ctx context.Context, id order.ID) (order.State, error) {
 	if s.reads != nil {
 		return s.reads.getOrder(ctx, id)
 	}
@@ -51,13 +51,13 @@ func (s *Store) GetOrder(ctx context.Context, id order.ID) (order.Snapshot, erro
 }
 
 // getOrderOne reads one order in a round trip of its own.
-func (s *Store) getOrderOne(ctx context.Context, id order.ID) (order.Snapshot, error) {
+func (s *OrderStore) getOrderOne(ctx context.Context, id order.ID) (order.State, error) {
 	snaps, err := s.readOrders(ctx, getOrderSQL, getItemsSQL, id)
 	if err != nil {
-		return order.Snapshot{}, dbError(fmt.Sprintf("get order %s", id), err)
+		return order.State{}, dbError(fmt.Sprintf("get order %s", id), err)
 	}
 	if len(snaps) == 0 {
-		return order.Snapshot{}, order.ErrNotFound
+		return order.State{}, order.ErrNotFound
 	}
 	return snaps[0], nil
 }
@@ -66,7 +66,7 @@ func (s *Store) getOrderOne(ctx context.Context, id order.ID) (order.Snapshot, e
 // row comparison are index conditions of orders_user_created_idx (or of
 // orders_user_status_created_idx, when a status is given and selective), so
 // a page costs an index range scan however deep it is.
-func (s *Store) ListOrders(ctx context.Context, f application.OrderFilter) ([]order.Snapshot, error) {
+func (s *OrderStore) ListOrders(ctx context.Context, f application.OrderFilter) ([]order.State, error) {
 	page, args := listOrdersQuery(f)
 	snaps, err := s.readOrders(ctx, `SELECT `+orderColumnsSQL+page, pageItemsSQL(page), args...)
 	if err != nil {
@@ -115,12 +115,12 @@ ORDER BY i.order_id, i.line_no`
 // readOrders runs an orders query and the query of its lines, both taking
 // the same arguments, in one snapshot, and assembles the snapshots in the
 // orders query's order.
-func (s *Store) readOrders(ctx context.Context, ordersSQL, itemsSQL string, args ...any) ([]order.Snapshot, error) {
+func (s *OrderStore) readOrders(ctx context.Context, ordersSQL, itemsSQL string, args ...any) ([]order.State, error) {
 	rows, err := s.readOrderRows(ctx, ordersSQL, itemsSQL, args...)
 	if err != nil {
 		return nil, err
 	}
-	snaps := make([]order.Snapshot, len(rows))
+	snaps := make([]order.State, len(rows))
 	for i, row := range rows {
 		var err error
 		if snaps[i], _, err = row.snapshot(); err != nil {
@@ -131,7 +131,7 @@ func (s *Store) readOrders(ctx context.Context, ordersSQL, itemsSQL string, args
 }
 
 // readOrderRows is readOrders up to the rows, with their lines.
-func (s *Store) readOrderRows(ctx context.Context, ordersSQL, itemsSQL string, args ...any) ([]*orderRow, error) {
+func (s *OrderStore) readOrderRows(ctx context.Context, ordersSQL, itemsSQL string, args ...any) ([]*orderRow, error) {
 	var rows []*orderRow
 	byID := map[order.ID]*orderRow{}
 	b := &pgx.Batch{}
@@ -164,7 +164,7 @@ func (s *Store) readOrderRows(ctx context.Context, ordersSQL, itemsSQL string, a
 }
 
 // ListOrderEvents implements application.ReadModel.
-func (s *Store) ListOrderEvents(ctx context.Context, id order.ID, afterVersion, limit int) ([]application.EventRecord, error) {
+func (s *OrderStore) ListOrderEvents(ctx context.Context, id order.ID, afterVersion, limit int) ([]application.EventRecord, error) {
 	rows, err := s.pool.Query(ctx, listOrderEventsSQL, id, afterVersion, max(limit, 0))
 	if err != nil {
 		return nil, dbError(fmt.Sprintf("list events of order %s", id), err)
@@ -228,10 +228,10 @@ func (it *itemRow) targets() []any {
 // constructors, so a corrupt row is an error rather than a wrong answer. A
 // line's subtotal is recomputed by the domain; a stored subtotal that
 // disagrees is returned as an anomaly for the consistency check.
-func (r *orderRow) snapshot() (order.Snapshot, []string, error) {
+func (r *orderRow) snapshot() (order.State, []string, error) {
 	currency := order.Currency(r.currency)
 	d := moneyDecoder{currency: currency}
-	s := order.Snapshot{
+	s := order.State{
 		ID: r.id, UserID: order.UserID(r.userID), Currency: currency,
 		ShippingAddress: order.ShippingAddress(r.address), Status: order.Status(r.status),
 		Total: d.money("total_amount", r.total), CreatedAt: r.createdAt.UTC(), UpdatedAt: r.updatedAt.UTC(),
@@ -254,13 +254,13 @@ func (r *orderRow) snapshot() (order.Snapshot, []string, error) {
 	}
 	anomalies := r.lines(&s, &d)
 	if d.err != nil {
-		return order.Snapshot{}, nil, fmt.Errorf("decode orders row %s: %w", r.id, d.err)
+		return order.State{}, nil, fmt.Errorf("decode orders row %s: %w", r.id, d.err)
 	}
 	return s, anomalies, nil
 }
 
 // lines decodes the order_items rows into s.Items.
-func (r *orderRow) lines(s *order.Snapshot, d *moneyDecoder) []string {
+func (r *orderRow) lines(s *order.State, d *moneyDecoder) []string {
 	var anomalies []string
 	s.Items = make([]order.LineItem, 0, len(r.items))
 	for i, it := range r.items {

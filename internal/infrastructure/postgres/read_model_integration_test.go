@@ -62,7 +62,7 @@ func TestReadsSeeOneVersionOfAnOrder(t *testing.T) {
 	t.Logf("%d reads during %d changes", reads, changes)
 }
 
-func storeCheckTotal(t *testing.T, s order.Snapshot) {
+func storeCheckTotal(t *testing.T, s order.State) {
 	t.Helper()
 	var sum int64
 	for _, it := range s.Items {

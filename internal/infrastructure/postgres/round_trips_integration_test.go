@@ -23,7 +23,7 @@ func TestRoundTrips(t *testing.T) {
 	t.Parallel()
 	_, pool := newTestStore(t)
 	counting, turns := turnCountingPool(t, pool)
-	store := postgres.NewStore(counting)
+	store := postgres.NewOrderStore(counting)
 	ctx := t.Context()
 
 	warm := storeOrder(t, "user-1")

@@ -13,26 +13,26 @@ import (
 // visible instead of waiting for its poll.
 const NotifyChannel = "order_events"
 
-// Store is the PostgreSQL adapter of the application's storage ports: the
+// OrderStore is the PostgreSQL adapter of the application's storage ports: the
 // event store (order_events), the inline read model (orders, order_items) and
 // the idempotency records (idempotency_keys). One type serves all three
 // because Append writes them in one transaction. It is safe for concurrent use.
-type Store struct {
+type OrderStore struct {
 	pool  *pgxpool.Pool
 	group *groupCommitter // nil: every Append commits alone
 	reads *groupReads     // nil: every read takes its own round trip
 }
 
-// NewStore returns a store on the pool. The pool stays the caller's to close.
+// NewOrderStore returns a store on the pool. The pool stays the caller's to close.
 // Concurrent Appends share transactions (DefaultGroupCommitConfig) and
 // concurrent reads share round trips (DefaultGroupReadConfig) unless options
 // say otherwise.
-func NewStore(pool *pgxpool.Pool, opts ...Option) *Store {
+func NewOrderStore(pool *pgxpool.Pool, opts ...Option) *OrderStore {
 	o := storeOptions{commits: DefaultGroupCommitConfig(), reads: DefaultGroupReadConfig()}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Store{pool: pool}
+	s := &OrderStore{pool: pool}
 	s.group = newGroupCommitter(s, o.commits)
 	s.reads = newGroupReads(s, o.reads)
 	return s
@@ -40,9 +40,9 @@ func NewStore(pool *pgxpool.Pool, opts ...Option) *Store {
 
 // The store must keep satisfying every port it is wired as.
 var (
-	_ application.EventStore       = (*Store)(nil)
-	_ application.ReadModel        = (*Store)(nil)
-	_ application.IdempotencyStore = (*Store)(nil)
+	_ application.EventStore       = (*OrderStore)(nil)
+	_ application.ReadModel        = (*OrderStore)(nil)
+	_ application.IdempotencyStore = (*OrderStore)(nil)
 )
 
 // dbTime is how a time goes into a TIMESTAMP (without time zone) column: pgx

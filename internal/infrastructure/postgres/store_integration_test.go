@@ -21,10 +21,10 @@ import (
 )
 
 // newTestStore gives a test a store on a fresh, migrated database of its own.
-func newTestStore(t *testing.T) (*postgres.Store, *pgxpool.Pool) {
+func newTestStore(t *testing.T) (*postgres.OrderStore, *pgxpool.Pool) {
 	t.Helper()
 	pool := pgtest.NewMigratedPool(t)
-	return postgres.NewStore(pool), pool
+	return postgres.NewOrderStore(pool), pool
 }
 
 func TestStoreContract(t *testing.T) {
@@ -116,7 +116,7 @@ func TestAppendFailureLeavesNoTrace(t *testing.T) {
 		// A new order whose line id collides with one already stored: the
 		// idempotency record, the event and the orders row are written
 		// before order_items rejects the line.
-		taken := existing.Snapshot().Items[0].ID()
+		taken := existing.State().Items[0].ID()
 		collide := storeOrder(t, "user-2", system.UUIDv7{}.NewID(), taken)
 		before := storeDigest(t, pool)
 		err := store.Append(ctx, storeCommit(collide, 0, "req-collide"))

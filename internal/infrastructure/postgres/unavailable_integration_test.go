@@ -27,7 +27,7 @@ func TestTransientFailuresAreUnavailable(t *testing.T) {
 	storeMust(t, store.Append(ctx, storeCommit(existing, 0, "")))
 
 	t.Run("server unreachable", func(t *testing.T) {
-		down := postgres.NewStore(unreachablePool(t))
+		down := postgres.NewOrderStore(unreachablePool(t))
 		err := down.Append(ctx, storeCommit(storeOrder(t, "user-1"), 0, ""))
 		var connectErr *pgconn.ConnectError
 		if !errors.Is(err, application.ErrUnavailable) || !errors.As(err, &connectErr) {
@@ -44,7 +44,7 @@ func TestTransientFailuresAreUnavailable(t *testing.T) {
 	t.Run("backend terminated", func(t *testing.T) {
 		single := singleConnPool(t, pool)
 		terminateOnlyBackend(t, pool, single)
-		s := postgres.NewStore(single)
+		s := postgres.NewOrderStore(single)
 		err := s.Append(ctx, storeCommit(storeOrder(t, "user-1"), 0, ""))
 		if !errors.Is(err, application.ErrUnavailable) {
 			t.Fatalf("Append on a terminated connection = %v, want ErrUnavailable", err)
@@ -78,7 +78,7 @@ func TestTransientFailuresAreUnavailable(t *testing.T) {
 	t.Run("pool closed", func(t *testing.T) {
 		closed := singleConnPool(t, pool)
 		closed.Close()
-		err := postgres.NewStore(closed).Append(ctx, storeCommit(storeOrder(t, "user-1"), 0, ""))
+		err := postgres.NewOrderStore(closed).Append(ctx, storeCommit(storeOrder(t, "user-1"), 0, ""))
 		if !errors.Is(err, application.ErrUnavailable) {
 			t.Fatalf("Append on a closed pool = %v, want ErrUnavailable", err)
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 // Load implements application.EventStore.
-func (s *Store) Load(ctx context.Context, id order.ID) ([]order.Event, error) {
+func (s *EmbeddedStore) Load(ctx context.Context, id order.ID) ([]order.Event, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT event_type, version, schema_version, timestamp, data
 		FROM order_events WHERE aggregate_id = ? ORDER BY version`, idBytes(id))
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *Store) Load(ctx context.Context, id order.ID) ([]order.Event, error) {
 // Append implements application.EventStore: the prepared commit in one
 // transaction, then a signal to the relay. The commit is checked and encoded
 // before the writer slot is taken, so the slot is held only for SQL.
-func (s *Store) Append(ctx context.Context, c application.Commit) error {
+func (s *EmbeddedStore) Append(ctx context.Context, c application.Commit) error {
 	p, err := eventlog.Prepare(c)
 	if err != nil {
 		return fmt.Errorf("append: %w", err)

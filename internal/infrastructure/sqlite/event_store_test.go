@@ -71,7 +71,7 @@ func TestFailedAppendLeavesNothing(t *testing.T) {
 
 type counts struct{ events, orders, items, requests, maxPosition int64 }
 
-func tableCounts(t *testing.T, s *Store) counts {
+func tableCounts(t *testing.T, s *EmbeddedStore) counts {
 	t.Helper()
 	var c counts
 	err := s.db.QueryRowContext(t.Context(), `SELECT
@@ -123,7 +123,7 @@ func TestConcurrentCommandsOnOneOrderKeepVersionsContiguous(t *testing.T) {
 	if projected.Version != history[len(history)-1].Header().Version || len(projected.Items) != racers+1 {
 		t.Fatalf("projection at version %d with %d items, want %d with %d", projected.Version, len(projected.Items), racers+1, racers+1)
 	}
-	if diff := projected.Diff(rebuilt.Snapshot()); len(diff) > 0 {
+	if diff := projected.Diff(rebuilt.State()); len(diff) > 0 {
 		t.Fatalf("projection differs from the replayed history: %v", diff)
 	}
 	seen := map[int]bool{}

@@ -11,7 +11,7 @@ import (
 )
 
 // FindRequest implements application.IdempotencyStore.
-func (s *Store) FindRequest(ctx context.Context, scope, requestID string) (application.IdempotencyRecord, bool, error) {
+func (s *EmbeddedStore) FindRequest(ctx context.Context, scope, requestID string) (application.IdempotencyRecord, bool, error) {
 	var (
 		fingerprint, orderID []byte
 		createdAt            int64
@@ -38,7 +38,7 @@ func (s *Store) FindRequest(ctx context.Context, scope, requestID string) (appli
 }
 
 // DeleteRequestsBefore implements application.IdempotencyStore.
-func (s *Store) DeleteRequestsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+func (s *EmbeddedStore) DeleteRequestsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, micros(cutoff))

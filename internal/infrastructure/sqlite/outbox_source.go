@@ -22,7 +22,7 @@ import (
 // highest it sees; nothing can later commit behind the relay's checkpoint.
 // A rolled-back transaction may leave its positions to the next writer, which
 // is harmless: they were never visible. TxID stays 0.
-func (s *Store) ReadAfter(ctx context.Context, after outbox.Position, limit int) ([]outbox.Event, error) {
+func (s *EmbeddedStore) ReadAfter(ctx context.Context, after outbox.Position, limit int) ([]outbox.Event, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -55,7 +55,7 @@ func sqlitePosition(p outbox.Position) error {
 }
 
 // Checkpoint implements outbox.Source.
-func (s *Store) Checkpoint(ctx context.Context, relay string) (outbox.Position, error) {
+func (s *EmbeddedStore) Checkpoint(ctx context.Context, relay string) (outbox.Position, error) {
 	var p outbox.Position
 	err := s.db.QueryRowContext(ctx, `SELECT position FROM relay_checkpoints WHERE relay_name = ?`, relay).Scan(&p.Seq)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -71,7 +71,7 @@ func (s *Store) Checkpoint(ctx context.Context, relay string) (outbox.Position, 
 // forward: a relay that lost its lease and finishes late must not rewind the
 // one that took over. updated_at is operational metadata, so it takes the
 // wall clock, like PostgreSQL's now().
-func (s *Store) SaveCheckpoint(ctx context.Context, relay string, p outbox.Position) error {
+func (s *EmbeddedStore) SaveCheckpoint(ctx context.Context, relay string, p outbox.Position) error {
 	if err := sqlitePosition(p); err != nil {
 		return fmt.Errorf("save checkpoint of relay %q: %w", relay, err)
 	}
@@ -90,7 +90,7 @@ func (s *Store) SaveCheckpoint(ctx context.Context, relay string, p outbox.Posit
 
 // Park implements outbox.Source. Parking an event again (a relay that
 // crashed before its checkpoint retries the batch) keeps the first record.
-func (s *Store) Park(ctx context.Context, e outbox.Event, reason string) error {
+func (s *EmbeddedStore) Park(ctx context.Context, e outbox.Event, reason string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO relay_parked_events (event_id, position, reason, parked_at)
 			VALUES (?, ?, ?, ?)
@@ -104,7 +104,7 @@ func (s *Store) Park(ctx context.Context, e outbox.Event, reason string) error {
 }
 
 // ParkedCount implements outbox.Source.
-func (s *Store) ParkedCount(ctx context.Context) (int64, error) {
+func (s *EmbeddedStore) ParkedCount(ctx context.Context) (int64, error) {
 	var n int64
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM relay_parked_events`).Scan(&n); err != nil {
 		return 0, dbError(ctx, "count parked events", err)
@@ -114,7 +114,7 @@ func (s *Store) ParkedCount(ctx context.Context) (int64, error) {
 
 // Backlog implements outbox.Source; the age is that of the first unpublished
 // event in publish order.
-func (s *Store) Backlog(ctx context.Context, after outbox.Position) (int64, time.Time, error) {
+func (s *EmbeddedStore) Backlog(ctx context.Context, after outbox.Position) (int64, time.Time, error) {
 	if err := sqlitePosition(after); err != nil {
 		return 0, time.Time{}, fmt.Errorf("backlog: %w", err)
 	}

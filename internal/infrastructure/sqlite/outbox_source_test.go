@@ -26,7 +26,7 @@ var errRolledBack = errors.New("rolled back on purpose")
 
 // holdAppend writes the commit in a write transaction left open: it holds
 // the writer and its positions, and commits (or rolls back) only when told.
-func holdAppend(t *testing.T, s *Store, c application.Commit) func(commit bool) error {
+func holdAppend(t *testing.T, s *EmbeddedStore, c application.Commit) func(commit bool) error {
 	t.Helper()
 	p, err := eventlog.Prepare(c)
 	must(t, err)

@@ -32,7 +32,7 @@ type orderRow struct {
 	refundAmount, cancelledAt sql.NullInt64
 }
 
-func newOrderRow(s order.Snapshot) orderRow {
+func newOrderRow(s order.State) orderRow {
 	r := orderRow{
 		id: idBytes(s.ID), userID: string(s.UserID), status: string(s.Status), address: string(s.ShippingAddress),
 		currency: string(s.Currency), total: s.Total.Minor(), createdAt: micros(s.CreatedAt),
@@ -80,30 +80,30 @@ func (r *orderRow) dest() []any {
 // snapshot rebuilds the order's state (without items) through the domain's
 // validating constructors. The presence of paid_at, shipped_at and
 // cancelled_at says whether the order was paid, shipped, cancelled.
-func (r *orderRow) snapshot() (order.Snapshot, error) {
+func (r *orderRow) snapshot() (order.State, error) {
 	id, err := idFromBytes(r.id)
 	if err != nil {
-		return order.Snapshot{}, err
+		return order.State{}, err
 	}
 	status, err := order.ParseStatus(r.status)
 	if err != nil {
-		return order.Snapshot{}, fmt.Errorf("order %s: %w", id, err)
+		return order.State{}, fmt.Errorf("order %s: %w", id, err)
 	}
 	currency := order.Currency(r.currency)
 	total, err := money(r.total, currency)
 	if err != nil {
-		return order.Snapshot{}, fmt.Errorf("order %s total: %w", id, err)
+		return order.State{}, fmt.Errorf("order %s total: %w", id, err)
 	}
-	s := order.Snapshot{
+	s := order.State{
 		ID: id, UserID: order.UserID(r.userID), Currency: currency, ShippingAddress: order.ShippingAddress(r.address),
 		Status: status, Total: total, CreatedAt: fromMicros(r.createdAt), UpdatedAt: fromMicros(r.updatedAt),
 		Version: r.version, Shipment: r.shipment(),
 	}
 	if s.Payment, err = r.payment(currency); err != nil {
-		return order.Snapshot{}, fmt.Errorf("order %s payment: %w", id, err)
+		return order.State{}, fmt.Errorf("order %s payment: %w", id, err)
 	}
 	if s.Cancellation, err = r.cancellation(currency); err != nil {
-		return order.Snapshot{}, fmt.Errorf("order %s refund: %w", id, err)
+		return order.State{}, fmt.Errorf("order %s refund: %w", id, err)
 	}
 	return s, nil
 }
@@ -206,7 +206,7 @@ func updateOrder(ctx context.Context, tx *sql.Tx, row orderRow, expected int) (b
 
 // replaceItems rewrites the order's lines. An order has at most
 // order.MaxItems lines, so rewriting them all is cheaper than diffing.
-func replaceItems(ctx context.Context, tx *sql.Tx, s order.Snapshot) error {
+func replaceItems(ctx context.Context, tx *sql.Tx, s order.State) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM order_items WHERE order_id = ?`, idBytes(s.ID)); err != nil {
 		return dbError(ctx, "delete order items", err)
 	}

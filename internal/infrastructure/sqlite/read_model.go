@@ -17,8 +17,8 @@ type querier interface {
 }
 
 // GetOrder implements application.ReadModel.
-func (s *Store) GetOrder(ctx context.Context, id order.ID) (order.Snapshot, error) {
-	var snap order.Snapshot
+func (s *EmbeddedStore) GetOrder(ctx context.Context, id order.ID) (order.State, error) {
+	var snap order.State
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		var r orderRow
 		err := tx.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = ?`, idBytes(id)).Scan(r.dest()...)
@@ -32,7 +32,7 @@ func (s *Store) GetOrder(ctx context.Context, id order.ID) (order.Snapshot, erro
 		return err
 	})
 	if err != nil {
-		return order.Snapshot{}, fmt.Errorf("get order %s: %w", id, err)
+		return order.State{}, fmt.Errorf("get order %s: %w", id, err)
 	}
 	return snap, nil
 }
@@ -40,12 +40,12 @@ func (s *Store) GetOrder(ctx context.Context, id order.ID) (order.Snapshot, erro
 // ListOrders implements application.ReadModel. The row-value comparison
 // (created_at, id) < (?, ?) is the keyset condition; ids are 16-byte BLOBs
 // compared with memcmp, so ties break as PostgreSQL's uuid order does.
-func (s *Store) ListOrders(ctx context.Context, f application.OrderFilter) ([]order.Snapshot, error) {
+func (s *EmbeddedStore) ListOrders(ctx context.Context, f application.OrderFilter) ([]order.State, error) {
 	if f.Limit <= 0 {
 		return nil, nil
 	}
 	query, args := listOrdersQuery(f)
-	var out []order.Snapshot
+	var out []order.State
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		rows, err := scanOrderRows(ctx, tx, query, args)
 		if err != nil {
@@ -107,14 +107,14 @@ func scanOrderRows(ctx context.Context, q querier, query string, args []any) ([]
 
 // withItems completes an order row with its lines. One query per order is
 // fine here: SQLite runs in-process, so there is no round trip to save.
-func withItems(ctx context.Context, q querier, r orderRow) (order.Snapshot, error) {
+func withItems(ctx context.Context, q querier, r orderRow) (order.State, error) {
 	snap, err := r.snapshot()
 	if err != nil {
-		return order.Snapshot{}, err
+		return order.State{}, err
 	}
 	snap.Items, err = loadItems(ctx, q, snap.ID, snap.Currency)
 	if err != nil {
-		return order.Snapshot{}, err
+		return order.State{}, err
 	}
 	return snap, nil
 }
@@ -167,7 +167,7 @@ func scanItem(rows *sql.Rows, currency order.Currency) (order.LineItem, error) {
 }
 
 // ListOrderEvents implements application.ReadModel.
-func (s *Store) ListOrderEvents(ctx context.Context, id order.ID, afterVersion, limit int) ([]application.EventRecord, error) {
+func (s *EmbeddedStore) ListOrderEvents(ctx context.Context, id order.ID, afterVersion, limit int) ([]application.EventRecord, error) {
 	if limit <= 0 {
 		return nil, nil
 	}

@@ -32,7 +32,7 @@ func (l *leases) slot(relay string) chan struct{} {
 // AcquireLease implements outbox.Source. It blocks while another relay of
 // the same name holds the lease. The held context ends when ctx ends, when
 // release is called or when the store closes; the lease is freed then.
-func (s *Store) AcquireLease(ctx context.Context, relay string) (context.Context, func(), error) {
+func (s *EmbeddedStore) AcquireLease(ctx context.Context, relay string) (context.Context, func(), error) {
 	if s.alive.Err() != nil {
 		return nil, nil, fmt.Errorf("acquire lease of relay %q: %w", relay, errClosed)
 	}

@@ -16,7 +16,7 @@ type signals struct {
 // signal and sends never block, so a busy relay sees one pending wake-up for
 // any number of commits and Append never waits on a reader; the relay also
 // polls, so nothing depends on a signal arriving.
-func (s *Store) Notifications(ctx context.Context) <-chan struct{} {
+func (s *EmbeddedStore) Notifications(ctx context.Context) <-chan struct{} {
 	ch := make(chan struct{}, 1)
 	s.signals.add(ch)
 	context.AfterFunc(ctx, func() { s.signals.remove(ch) })

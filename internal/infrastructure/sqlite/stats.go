@@ -3,4 +3,4 @@ package sqlite
 import "database/sql"
 
 // DBStats reports the connection pool's statistics, for metrics.
-func (s *Store) DBStats() sql.DBStats { return s.db.Stats() }
+func (s *EmbeddedStore) DBStats() sql.DBStats { return s.db.Stats() }

@@ -23,15 +23,15 @@ import (
 
 // The ports and the relay source a Store serves.
 var (
-	_ application.EventStore       = (*Store)(nil)
-	_ application.ReadModel        = (*Store)(nil)
-	_ application.IdempotencyStore = (*Store)(nil)
-	_ outbox.Source                = (*Store)(nil)
+	_ application.EventStore       = (*EmbeddedStore)(nil)
+	_ application.ReadModel        = (*EmbeddedStore)(nil)
+	_ application.IdempotencyStore = (*EmbeddedStore)(nil)
+	_ outbox.Source                = (*EmbeddedStore)(nil)
 )
 
-// Store is an open embedded database. It is safe for concurrent use; Close it
+// EmbeddedStore is an open embedded database. It is safe for concurrent use; Close it
 // when done.
-type Store struct {
+type EmbeddedStore struct {
 	db     *sql.DB
 	lock   *fileLock
 	logger *slog.Logger
@@ -69,11 +69,11 @@ var ErrInUse = errors.New("sqlite database is in use by another process")
 // Open opens the database file at path, creating it and its directory when
 // missing, takes the exclusive lock file <path>.lock and brings the schema to
 // the latest embedded migration. A nil logger discards log output.
-func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+func Open(ctx context.Context, path string, logger *slog.Logger) (*EmbeddedStore, error) {
 	return open(ctx, path, logger, defaultConfig())
 }
 
-func open(ctx context.Context, path string, logger *slog.Logger, cfg config) (*Store, error) {
+func open(ctx context.Context, path string, logger *slog.Logger, cfg config) (*EmbeddedStore, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -89,7 +89,7 @@ func open(ctx context.Context, path string, logger *slog.Logger, cfg config) (*S
 		return nil, errors.Join(fmt.Errorf("open sqlite store %s: %w", path, err), lock.release())
 	}
 	alive, kill := context.WithCancel(context.Background())
-	return &Store{
+	return &EmbeddedStore{
 		db: db, lock: lock, logger: logger, cfg: cfg,
 		writer: make(chan struct{}, 1), alive: alive, kill: kill,
 	}, nil
@@ -175,7 +175,7 @@ func checkPragmas(ctx context.Context, db *sql.DB) error {
 // Close ends relay leases, closes the database (SQLite checkpoints the WAL
 // into the main file) and only then releases the lock file, so no other
 // process can open the file while this one still writes. It is idempotent.
-func (s *Store) Close() error {
+func (s *EmbeddedStore) Close() error {
 	s.closeOnce.Do(func() {
 		s.kill()
 		var errs []error

@@ -120,12 +120,12 @@ func TestReopenKeepsOrdersHistoryRequestsAndCheckpoints(t *testing.T) {
 }
 
 // openTestStore opens a store in a directory Open must create.
-func openTestStore(t *testing.T) (*Store, string) {
+func openTestStore(t *testing.T) (*EmbeddedStore, string) {
 	t.Helper()
 	return openTestStoreWith(t, defaultConfig())
 }
 
-func openTestStoreWith(t *testing.T, cfg config) (*Store, string) {
+func openTestStoreWith(t *testing.T, cfg config) (*EmbeddedStore, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "data", "orders.db")
 	s, err := open(t.Context(), path, nil, cfg)
@@ -140,7 +140,7 @@ func openTestStoreWith(t *testing.T, cfg config) (*Store, string) {
 	return s, path
 }
 
-func newCommands(s *Store) *application.Commands {
+func newCommands(s *EmbeddedStore) *application.Commands {
 	return application.NewCommands(s, s, system.Clock{}, system.UUIDv7{}, application.CommandsConfig{
 		Origin: application.Origin{ServiceName: "order-service", CellID: "cell-test"}, MaxAttempts: 50,
 	})

@@ -18,7 +18,7 @@ import (
 // writer slot first, waiting at most busyTimeout, the same patience SQLite's
 // busy handler has: a writer that cannot get in by then finds the store
 // overloaded and fails as unavailable rather than queueing without bound.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *EmbeddedStore) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := s.enterWriter(ctx); err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-func (s *Store) enterWriter(ctx context.Context) error {
+func (s *EmbeddedStore) enterWriter(ctx context.Context) error {
 	timer := time.NewTimer(s.cfg.busyTimeout)
 	defer timer.Stop()
 	select {
@@ -54,7 +54,7 @@ func (s *Store) enterWriter(ctx context.Context) error {
 
 // read runs fn in a read-only transaction: one consistent WAL snapshot for
 // queries that take several statements.
-func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *EmbeddedStore) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return dbError(ctx, "begin read", err)

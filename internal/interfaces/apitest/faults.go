@@ -15,7 +15,7 @@ type Hook func(ctx context.Context) error
 // Faults is the in-memory store with per-order hooks on the calls the
 // command and query paths start with (EventStore.Load, ReadModel.GetOrder).
 type Faults struct {
-	*memory.Store
+	*memory.FakeStore
 
 	mu    sync.Mutex
 	hooks map[order.ID]Hook
@@ -23,7 +23,7 @@ type Faults struct {
 
 // NewFaults returns an empty store without hooks.
 func NewFaults() *Faults {
-	return &Faults{Store: memory.New(), hooks: make(map[order.ID]Hook)}
+	return &Faults{FakeStore: memory.New(), hooks: make(map[order.ID]Hook)}
 }
 
 // Inject sets the hook of an order id.
@@ -48,13 +48,13 @@ func (f *Faults) Load(ctx context.Context, id order.ID) ([]order.Event, error) {
 	if err := f.run(ctx, id); err != nil {
 		return nil, err
 	}
-	return f.Store.Load(ctx, id)
+	return f.FakeStore.Load(ctx, id)
 }
 
 // GetOrder implements application.ReadModel.
-func (f *Faults) GetOrder(ctx context.Context, id order.ID) (order.Snapshot, error) {
+func (f *Faults) GetOrder(ctx context.Context, id order.ID) (order.State, error) {
 	if err := f.run(ctx, id); err != nil {
-		return order.Snapshot{}, err
+		return order.State{}, err
 	}
-	return f.Store.GetOrder(ctx, id)
+	return f.FakeStore.GetOrder(ctx, id)
 }
