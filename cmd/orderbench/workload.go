@@ -64,7 +64,7 @@ func (w *workload) withAuth(ctx context.Context) context.Context {
 }
 
 // createRequest is the CreateOrder the create and lifecycle mixes send: by
-// default two lines (the GUIDE's yardstick transaction writes 2 item rows)
+// default two lines (the pgbench baseline transaction in bench/pgbench writes 2 item rows)
 // and a fresh request_id, as a client that can retry safely sends.
 func (w *workload) createRequest(worker int) *orderv1.CreateOrderRequest {
 	n := w.seq.Add(1)

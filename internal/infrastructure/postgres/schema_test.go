@@ -242,7 +242,7 @@ func TestTransactionIDRecordsCommittingTransaction(t *testing.T) {
 	}
 }
 
-// The outbox rule of GUIDE section 3 rests on this: while an earlier
+// The gap-free outbox (docs/ARCHITECTURE.md) rests on this: while an earlier
 // transaction is open, rows of a later one that already committed are NOT
 // below the snapshot xmin, so a relay reading "transaction_id < xmin" waits
 // for the earlier one instead of skipping it.

@@ -25,7 +25,7 @@ import (
 // secret is what a failing dependency says; it must reach the log only.
 const secret = `pq: password authentication failed for user "orders" in SELECT * FROM order_events`
 
-// errorCase is one situation of GUIDE §4, run over both transports.
+// errorCase is one row of the error model (docs/ARCHITECTURE.md), run over both transports.
 type errorCase struct {
 	name   string
 	call   func(ctx context.Context, c orderv1.OrderServiceClient) error

@@ -6,7 +6,7 @@
 --   transaction_id  the appending (hence committing) transaction. The relay reads
 --                   only rows below pg_snapshot_xmin(pg_current_snapshot()), so a
 --                   late-committing transaction delays publishing but is never
---                   skipped (GUIDE section 3). Rows that exist before this
+--                   skipped (docs/ARCHITECTURE.md, "The gap-free outbox"). Rows that exist before this
 --                   migration get the migration's own, committed, transaction id.
 --   UNIQUE (aggregate_id, version)  the optimistic lock of last resort: a lost
 --                   race is SQLSTATE 23505 on order_events_aggregate_version_key.
