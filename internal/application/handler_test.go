@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/acme/order-service/internal/testkit"
 
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/application/apptest"
@@ -135,13 +136,7 @@ func TestCommandsConfigValidate(t *testing.T) {
 		{"unsupported currency", application.CommandsConfig{DefaultCurrency: "XXX"}, "currency"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("Validate() = %v, want nil", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Errorf("Validate() = %v, want an error about %s", err, tc.want)
-			}
+			testkit.CheckError(t, tc.cfg.Validate(), tc.want)
 		})
 	}
 }

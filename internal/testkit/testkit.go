@@ -241,3 +241,16 @@ func (c *Clock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
+
+// CheckError checks the outcome of a call that may refuse its input, such as
+// a config's Validate: with want empty err must be nil, otherwise err must
+// be an error whose text contains want.
+func CheckError(t TB, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("got %v, want no error", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("got %v, want an error about %q", err, want)
+	}
+}

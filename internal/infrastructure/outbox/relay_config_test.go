@@ -2,9 +2,10 @@ package outbox_test
 
 import (
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/acme/order-service/internal/testkit"
 
 	"github.com/acme/order-service/internal/infrastructure/outbox"
 )
@@ -27,13 +28,7 @@ func TestRelayConfigValidate(t *testing.T) {
 		{"min above the default max", outbox.RelayConfig{MinBackoff: time.Hour}, "min backoff"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("Validate() = %v, want nil", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Errorf("Validate() = %v, want an error about %s", err, tc.want)
-			}
+			testkit.CheckError(t, tc.cfg.Validate(), tc.want)
 		})
 	}
 }

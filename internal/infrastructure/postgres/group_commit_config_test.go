@@ -1,9 +1,10 @@
 package postgres_test
 
 import (
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/acme/order-service/internal/testkit"
 
 	"github.com/acme/order-service/internal/infrastructure/postgres"
 )
@@ -33,13 +34,7 @@ func TestGroupConfigsValidate(t *testing.T) {
 		{"read: negative flushers", postgres.GroupReadConfig{Flushers: -1}, "flushers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("Validate() = %v, want nil", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Errorf("Validate() = %v, want an error about %s", err, tc.want)
-			}
+			testkit.CheckError(t, tc.cfg.Validate(), tc.want)
 		})
 	}
 }

@@ -1,9 +1,10 @@
 package grpcapi_test
 
 import (
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/acme/order-service/internal/testkit"
 
 	"github.com/acme/order-service/internal/interfaces/grpcapi"
 )
@@ -28,13 +29,7 @@ func TestServerConfigValidate(t *testing.T) {
 		{"default above the default max", grpcapi.ServerConfig{DefaultTimeout: time.Hour}, "above max timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("Validate() = %v, want nil", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Errorf("Validate() = %v, want an error about %s", err, tc.want)
-			}
+			testkit.CheckError(t, tc.cfg.Validate(), tc.want)
 		})
 	}
 }
