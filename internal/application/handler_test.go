@@ -7,12 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/order-service/internal/testkit"
-
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/application/apptest"
 	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/infrastructure/memory"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // recorder is a middleware that writes down what it sees.

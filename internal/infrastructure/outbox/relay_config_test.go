@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/order-service/internal/testkit"
-
 	"github.com/acme/order-service/internal/infrastructure/outbox"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 func TestRelayConfigValidate(t *testing.T) {

@@ -4,9 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/order-service/internal/testkit"
-
 	"github.com/acme/order-service/internal/infrastructure/postgres"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 // validator is a config with Validate.

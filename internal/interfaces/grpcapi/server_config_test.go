@@ -4,9 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/order-service/internal/testkit"
-
 	"github.com/acme/order-service/internal/interfaces/grpcapi"
+	"github.com/acme/order-service/internal/testkit"
 )
 
 func TestServerConfigValidate(t *testing.T) {
