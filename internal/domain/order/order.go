@@ -334,7 +334,36 @@ func (o *Order) line(productID string) (int, bool) {
 	return i, i >= 0
 }
 
+// MaxEvents is the most events one order's history may hold. Orders grow
+// long legitimately (items added, quantities and addresses changed), but a
+// history without bound makes every load and replay slower for good.
+const MaxEvents = 10_000
+
+// lifecycleReserve is the most events an order raises after its last edit:
+// confirmed, paid, shipped, delivered (or cancelled, which ends it). Edits
+// stop that many events short of MaxEvents, so an order whose edits reached
+// the cap can still finish its lifecycle or be cancelled.
+const lifecycleReserve = 4
+
+// withinCap refuses the event that would take the order past MaxEvents, or
+// an edit that would eat into the lifecycle's reserve.
+func withinCap(e Event) error {
+	limit := MaxEvents
+	switch e.(type) {
+	case OrderItemAdded, OrderItemRemoved, OrderItemQuantityChanged, ShippingAddressChanged:
+		limit -= lifecycleReserve
+	}
+	if e.Header().Version > limit {
+		return broken(RuleTooManyEvents, "the order has reached the limit of %d events (the last %d kept for its lifecycle); place a new order instead",
+			MaxEvents, lifecycleReserve)
+	}
+	return nil
+}
+
 func (o *Order) raise(e Event) error {
+	if err := withinCap(e); err != nil {
+		return err
+	}
 	if err := o.apply(e); err != nil {
 		return err
 	}
