@@ -348,14 +348,17 @@ const lifecycleReserve = 4
 // withinCap refuses the event that would take the order past MaxEvents, or
 // an edit that would eat into the lifecycle's reserve.
 func withinCap(e Event) error {
-	limit := MaxEvents
+	v := e.Header().Version
 	switch e.(type) {
 	case OrderItemAdded, OrderItemRemoved, OrderItemQuantityChanged, ShippingAddressChanged:
-		limit -= lifecycleReserve
+		if v > MaxEvents-lifecycleReserve {
+			return broken(RuleTooManyEvents, "an order holds at most %d events, the last %d kept for finishing its lifecycle: "+
+				"this order can no longer be changed, only moved on or cancelled; place a new order for further changes",
+				MaxEvents, lifecycleReserve)
+		}
 	}
-	if e.Header().Version > limit {
-		return broken(RuleTooManyEvents, "the order has reached the limit of %d events (the last %d kept for its lifecycle); place a new order instead",
-			MaxEvents, lifecycleReserve)
+	if v > MaxEvents {
+		return broken(RuleTooManyEvents, "the order holds %d events, the most an order may hold", MaxEvents)
 	}
 	return nil
 }
