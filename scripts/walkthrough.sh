@@ -298,7 +298,22 @@ check_claims() {
 	ok=$?
 	claim "stale REST payment answers HTTP 409" $ok "got: $(grep '^HTTP ' <<<"$stale_pay")"
 
-	# 4. kcat: OrderCreated, OrderConfirmed, OrderPaid of the first order and
+	# 4. Time travel: GetOrder as of version 1 is the order before it was
+	#    confirmed (it is paid by now), and the history from version 2, one
+	#    event a page, starts at OrderConfirmed with a token for the rest.
+	local past
+	past=$(section 'grpcurl .*as_of_version')
+	jq -e --arg id "$order_id" '.order.id == $id and .order.version == "1" and .order.status == "ORDER_STATUS_PENDING"' <<<"$past" >/dev/null 2>&1
+	ok=$?
+	claim "GetOrder as of version 1 is the order at version 1, PENDING" $ok "got: $(tr -d '\n' <<<"$past" | head -c 300)"
+	local from_two
+	from_two=$(section 'curl .*from_version=2')
+	jq -e --arg id "$order_id" '(.events | length) == 1 and .events[0].order_id == $id and .events[0].version == "2"
+		and .events[0].event_type == "OrderConfirmed" and (.next_page_token // "") != ""' <<<"$from_two" >/dev/null 2>&1
+	ok=$?
+	claim "the history from version 2 in pages of 1 starts with OrderConfirmed at version 2 and a next_page_token" $ok "got: $(head -c 300 <<<"$from_two")"
+
+	# 5. kcat: OrderCreated, OrderConfirmed, OrderPaid of the first order and
 	#    the second order's OrderCreated, each with ce_id, ce_type, ce_source.
 	#    The relay publishes after the commit, so the walkthrough's kcat, run
 	#    a moment after the last command, may be early by a few events: the

@@ -226,18 +226,11 @@ func (c *Commands) replayAfterRace(ctx context.Context, meta CommandMeta, fp Fin
 // snapshotAt rebuilds the order as it stood at a version: the exact response
 // of the command that produced that version.
 func (c *Commands) snapshotAt(ctx context.Context, id order.ID, version int) (order.State, error) {
-	history, err := c.store.Load(ctx, id)
+	h, err := loadHistory(ctx, c.store, id)
 	if err != nil {
-		return order.State{}, fmt.Errorf("load order %s for replay: %w", id, err)
+		return order.State{}, err
 	}
-	if version < len(history) {
-		history = history[:version]
-	}
-	o, err := order.Rehydrate(history)
-	if err != nil {
-		return order.State{}, fmt.Errorf("replay order %s: %w", id, err)
-	}
-	return o.State(), nil
+	return h.at(min(version, h.current()))
 }
 
 func (c *Commands) load(ctx context.Context, id order.ID) (*order.Order, error) {

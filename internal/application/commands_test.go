@@ -34,7 +34,7 @@ func newHarness(t *testing.T, store application.EventStore, mem *memory.FakeStor
 	cmds := application.NewCommands(store, mem, clock, apptest.NewSeqIDs(idPrefix), application.CommandsConfig{
 		Origin: application.Origin{ServiceName: "order-service", CellID: "cell-test"}, MaxAttempts: 3,
 	})
-	return harness{store: mem, commands: cmds, queries: application.NewQueries(mem)}
+	return harness{store: mem, commands: cmds, queries: application.NewQueries(mem, mem)}
 }
 
 func newMemoryHarness(t *testing.T) harness {

@@ -126,7 +126,7 @@ func NewService(p Ports, cfg CommandsConfig, mws ...Middleware) (*Service, error
 		return nil, err
 	}
 	c := NewCommands(p.Events, p.Requests, p.Clock, p.IDs, cfg)
-	q := NewQueries(p.Read)
+	q := NewQueries(p.Read, p.Events)
 	return &Service{
 		CreateOrder:             decorate(mws, KindCommand, "CreateOrder", c.CreateOrder),
 		AddOrderItem:            decorate(mws, KindCommand, "AddOrderItem", c.AddOrderItem),

@@ -3,6 +3,7 @@ package application
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/acme/order-service/internal/domain/order"
@@ -27,6 +28,9 @@ type orderPageToken struct {
 type eventPageToken struct {
 	OrderID string `json:"o"`
 	Version int    `json:"v"`
+	// From is the first version the query asked for; tokens issued before
+	// queries could name one hold 0, which means 1.
+	From int `json:"f,omitempty"`
 }
 
 func encodeToken(v any) string {
@@ -70,13 +74,24 @@ func (f OrderFilter) cursorFromToken(raw string) (*OrderCursor, error) {
 	return &OrderCursor{CreatedAt: t.CreatedAt, ID: id}, nil
 }
 
-func eventCursorFromToken(raw string, id order.ID) (int, error) {
+func nextEventToken(id order.ID, from int, last EventRecord) string {
+	return encodeToken(eventPageToken{OrderID: id.String(), Version: last.Version, From: from})
+}
+
+// eventCursorFromToken decodes a ListOrderEvents token and checks it
+// belongs to the same order and first version (from, at least 1).
+func eventCursorFromToken(raw string, id order.ID, from int) (int, error) {
 	var t eventPageToken
 	if err := decodeToken(raw, &t); err != nil {
 		return 0, err
 	}
-	if t.OrderID != id.String() || t.Version < 1 {
+	switch {
+	case t.OrderID != id.String():
 		return 0, &order.ValidationError{Field: "page_token", Reason: "belongs to a different query"}
+	case max(t.From, 1) != from:
+		return 0, &order.ValidationError{Field: "from_version", Reason: fmt.Sprintf("differs from the from_version %d the page token was issued for", max(t.From, 1))}
+	case t.Version < from: // a page ends at or after its first version
+		return 0, &order.ValidationError{Field: "page_token", Reason: "is not a token this service issued"}
 	}
 	return t.Version, nil
 }

@@ -31,7 +31,7 @@ func newPageTokenWorld(tb testing.TB) *pageTokenWorld {
 	alice := application.Actor{ID: "alice", Role: application.RoleCustomer}
 	bob := application.Actor{ID: "bob", Role: application.RoleCustomer}
 	staff := application.Actor{ID: "staff-1", Role: application.RoleStaff}
-	w := &pageTokenWorld{queries: application.NewQueries(mem), actors: []application.Actor{alice, bob}, owned: map[string][]order.State{}}
+	w := &pageTokenWorld{queries: application.NewQueries(mem, mem), actors: []application.Actor{alice, bob}, owned: map[string][]order.State{}}
 	create := func(a application.Actor) order.State {
 		snap, err := cmds.CreateOrder(ctx, application.CreateOrder{
 			Meta: application.CommandMeta{Actor: a}, UserID: a.ID, ShippingAddress: "1 Main St",

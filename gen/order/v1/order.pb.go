@@ -11,6 +11,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -227,11 +228,20 @@ func (x *CreateOrderResponse) GetOrder() *Order {
 	return nil
 }
 
-// Request of GetOrder.
+// Request of GetOrder. Without `as_of_version` or `as_of_time` it returns the
+// order as it is now; with one of them (not both), the order as it was then,
+// rebuilt from its events.
 type GetOrderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Identifier of the order, a UUID.
-	OrderId       string `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	OrderId string `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	// The order as it stood at this version, from 1 to its current `version`;
+	// 0 means now. A version beyond the current one is INVALID_ARGUMENT.
+	AsOfVersion int64 `protobuf:"varint,2,opt,name=as_of_version,json=asOfVersion,proto3" json:"as_of_version,omitempty"`
+	// The order as it stood at this instant: after the last event that
+	// occurred at or before it. A time before the order was created is
+	// INVALID_ARGUMENT.
+	AsOfTime      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=as_of_time,json=asOfTime,proto3" json:"as_of_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -271,6 +281,20 @@ func (x *GetOrderRequest) GetOrderId() string {
 		return x.OrderId
 	}
 	return ""
+}
+
+func (x *GetOrderRequest) GetAsOfVersion() int64 {
+	if x != nil {
+		return x.AsOfVersion
+	}
+	return 0
+}
+
+func (x *GetOrderRequest) GetAsOfTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOfTime
+	}
+	return nil
 }
 
 // Response of GetOrder.
@@ -1546,8 +1570,15 @@ type ListOrderEventsRequest struct {
 	OrderId string `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	// Maximum number of events to return, from 0 to 1000; 0 means 50.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// `next_page_token` of the previous page; empty for the first page.
-	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// `next_page_token` of the previous page; empty for the first page. The
+	// other fields must be the same as in the request that returned it.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// The version of the first event to return; 0 and 1 start at the
+	// beginning, and a version beyond the current one returns no events. A
+	// client resumes reading a history with the version after the last event
+	// it read. With a `page_token`, it must be the `from_version` the token was
+	// issued for.
+	FromVersion   int64 `protobuf:"varint,4,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1601,6 +1632,13 @@ func (x *ListOrderEventsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListOrderEventsRequest) GetFromVersion() int64 {
+	if x != nil {
+		return x.FromVersion
+	}
+	return 0
 }
 
 // Response of ListOrderEvents.
@@ -1662,7 +1700,7 @@ var File_order_v1_order_proto protoreflect.FileDescriptor
 
 const file_order_v1_order_proto_rawDesc = "" +
 	"\n" +
-	"\x14order/v1/order.proto\x12\border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x15order/v1/events.proto\x1a\x18order/v1/resources.proto\x1a\x14order/v1/rules.proto\"\xb9\x01\n" +
+	"\x14order/v1/order.proto\x12\border.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15order/v1/events.proto\x1a\x18order/v1/resources.proto\x1a\x14order/v1/rules.proto\"\xb9\x01\n" +
 	"\vNewLineItem\x12)\n" +
 	"\n" +
 	"product_id\x18\x01 \x01(\tB\n" +
@@ -1684,9 +1722,15 @@ const file_order_v1_order_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"<\n" +
 	"\x13CreateOrderResponse\x12%\n" +
-	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"6\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xc9\x01\n" +
 	"\x0fGetOrderRequest\x12#\n" +
-	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\"9\n" +
+	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12+\n" +
+	"\ras_of_version\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vasOfVersion\x12B\n" +
+	"\n" +
+	"as_of_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x02*\x00R\basOfTime: \xbaH\x1d\"\x1b\n" +
+	"\ras_of_version\n" +
+	"\n" +
+	"as_of_time\"9\n" +
 	"\x10GetOrderResponse\x12%\n" +
 	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xc3\x01\n" +
 	"\x11ListOrdersRequest\x12#\n" +
@@ -1780,13 +1824,14 @@ const file_order_v1_order_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"<\n" +
 	"\x13CancelOrderResponse\x12%\n" +
-	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\x8f\x01\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xbb\x01\n" +
 	"\x16ListOrderEventsRequest\x12#\n" +
 	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"o\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12*\n" +
+	"\ffrom_version\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vfromVersion\"o\n" +
 	"\x17ListOrderEventsResponse\x12,\n" +
 	"\x06events\x18\x01 \x03(\v2\x14.order.v1.OrderEventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xc5\f\n" +
@@ -1850,57 +1895,59 @@ var file_order_v1_order_proto_goTypes = []any{
 	(*ListOrderEventsRequest)(nil),          // 25: order.v1.ListOrderEventsRequest
 	(*ListOrderEventsResponse)(nil),         // 26: order.v1.ListOrderEventsResponse
 	(*Order)(nil),                           // 27: order.v1.Order
-	(OrderStatus)(0),                        // 28: order.v1.OrderStatus
-	(*OrderEvent)(nil),                      // 29: order.v1.OrderEvent
+	(*timestamppb.Timestamp)(nil),           // 28: google.protobuf.Timestamp
+	(OrderStatus)(0),                        // 29: order.v1.OrderStatus
+	(*OrderEvent)(nil),                      // 30: order.v1.OrderEvent
 }
 var file_order_v1_order_proto_depIdxs = []int32{
 	0,  // 0: order.v1.CreateOrderRequest.items:type_name -> order.v1.NewLineItem
 	27, // 1: order.v1.CreateOrderResponse.order:type_name -> order.v1.Order
-	27, // 2: order.v1.GetOrderResponse.order:type_name -> order.v1.Order
-	28, // 3: order.v1.ListOrdersRequest.status:type_name -> order.v1.OrderStatus
-	27, // 4: order.v1.ListOrdersResponse.orders:type_name -> order.v1.Order
-	0,  // 5: order.v1.AddOrderItemRequest.item:type_name -> order.v1.NewLineItem
-	27, // 6: order.v1.AddOrderItemResponse.order:type_name -> order.v1.Order
-	27, // 7: order.v1.RemoveOrderItemResponse.order:type_name -> order.v1.Order
-	27, // 8: order.v1.ChangeOrderItemQuantityResponse.order:type_name -> order.v1.Order
-	27, // 9: order.v1.ChangeShippingAddressResponse.order:type_name -> order.v1.Order
-	27, // 10: order.v1.ConfirmOrderResponse.order:type_name -> order.v1.Order
-	27, // 11: order.v1.PayOrderResponse.order:type_name -> order.v1.Order
-	27, // 12: order.v1.ShipOrderResponse.order:type_name -> order.v1.Order
-	27, // 13: order.v1.DeliverOrderResponse.order:type_name -> order.v1.Order
-	27, // 14: order.v1.CancelOrderResponse.order:type_name -> order.v1.Order
-	29, // 15: order.v1.ListOrderEventsResponse.events:type_name -> order.v1.OrderEvent
-	1,  // 16: order.v1.OrderService.CreateOrder:input_type -> order.v1.CreateOrderRequest
-	3,  // 17: order.v1.OrderService.GetOrder:input_type -> order.v1.GetOrderRequest
-	5,  // 18: order.v1.OrderService.ListOrders:input_type -> order.v1.ListOrdersRequest
-	7,  // 19: order.v1.OrderService.AddOrderItem:input_type -> order.v1.AddOrderItemRequest
-	9,  // 20: order.v1.OrderService.RemoveOrderItem:input_type -> order.v1.RemoveOrderItemRequest
-	11, // 21: order.v1.OrderService.ChangeOrderItemQuantity:input_type -> order.v1.ChangeOrderItemQuantityRequest
-	13, // 22: order.v1.OrderService.ChangeShippingAddress:input_type -> order.v1.ChangeShippingAddressRequest
-	15, // 23: order.v1.OrderService.ConfirmOrder:input_type -> order.v1.ConfirmOrderRequest
-	17, // 24: order.v1.OrderService.PayOrder:input_type -> order.v1.PayOrderRequest
-	19, // 25: order.v1.OrderService.ShipOrder:input_type -> order.v1.ShipOrderRequest
-	21, // 26: order.v1.OrderService.DeliverOrder:input_type -> order.v1.DeliverOrderRequest
-	23, // 27: order.v1.OrderService.CancelOrder:input_type -> order.v1.CancelOrderRequest
-	25, // 28: order.v1.OrderService.ListOrderEvents:input_type -> order.v1.ListOrderEventsRequest
-	2,  // 29: order.v1.OrderService.CreateOrder:output_type -> order.v1.CreateOrderResponse
-	4,  // 30: order.v1.OrderService.GetOrder:output_type -> order.v1.GetOrderResponse
-	6,  // 31: order.v1.OrderService.ListOrders:output_type -> order.v1.ListOrdersResponse
-	8,  // 32: order.v1.OrderService.AddOrderItem:output_type -> order.v1.AddOrderItemResponse
-	10, // 33: order.v1.OrderService.RemoveOrderItem:output_type -> order.v1.RemoveOrderItemResponse
-	12, // 34: order.v1.OrderService.ChangeOrderItemQuantity:output_type -> order.v1.ChangeOrderItemQuantityResponse
-	14, // 35: order.v1.OrderService.ChangeShippingAddress:output_type -> order.v1.ChangeShippingAddressResponse
-	16, // 36: order.v1.OrderService.ConfirmOrder:output_type -> order.v1.ConfirmOrderResponse
-	18, // 37: order.v1.OrderService.PayOrder:output_type -> order.v1.PayOrderResponse
-	20, // 38: order.v1.OrderService.ShipOrder:output_type -> order.v1.ShipOrderResponse
-	22, // 39: order.v1.OrderService.DeliverOrder:output_type -> order.v1.DeliverOrderResponse
-	24, // 40: order.v1.OrderService.CancelOrder:output_type -> order.v1.CancelOrderResponse
-	26, // 41: order.v1.OrderService.ListOrderEvents:output_type -> order.v1.ListOrderEventsResponse
-	29, // [29:42] is the sub-list for method output_type
-	16, // [16:29] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	28, // 2: order.v1.GetOrderRequest.as_of_time:type_name -> google.protobuf.Timestamp
+	27, // 3: order.v1.GetOrderResponse.order:type_name -> order.v1.Order
+	29, // 4: order.v1.ListOrdersRequest.status:type_name -> order.v1.OrderStatus
+	27, // 5: order.v1.ListOrdersResponse.orders:type_name -> order.v1.Order
+	0,  // 6: order.v1.AddOrderItemRequest.item:type_name -> order.v1.NewLineItem
+	27, // 7: order.v1.AddOrderItemResponse.order:type_name -> order.v1.Order
+	27, // 8: order.v1.RemoveOrderItemResponse.order:type_name -> order.v1.Order
+	27, // 9: order.v1.ChangeOrderItemQuantityResponse.order:type_name -> order.v1.Order
+	27, // 10: order.v1.ChangeShippingAddressResponse.order:type_name -> order.v1.Order
+	27, // 11: order.v1.ConfirmOrderResponse.order:type_name -> order.v1.Order
+	27, // 12: order.v1.PayOrderResponse.order:type_name -> order.v1.Order
+	27, // 13: order.v1.ShipOrderResponse.order:type_name -> order.v1.Order
+	27, // 14: order.v1.DeliverOrderResponse.order:type_name -> order.v1.Order
+	27, // 15: order.v1.CancelOrderResponse.order:type_name -> order.v1.Order
+	30, // 16: order.v1.ListOrderEventsResponse.events:type_name -> order.v1.OrderEvent
+	1,  // 17: order.v1.OrderService.CreateOrder:input_type -> order.v1.CreateOrderRequest
+	3,  // 18: order.v1.OrderService.GetOrder:input_type -> order.v1.GetOrderRequest
+	5,  // 19: order.v1.OrderService.ListOrders:input_type -> order.v1.ListOrdersRequest
+	7,  // 20: order.v1.OrderService.AddOrderItem:input_type -> order.v1.AddOrderItemRequest
+	9,  // 21: order.v1.OrderService.RemoveOrderItem:input_type -> order.v1.RemoveOrderItemRequest
+	11, // 22: order.v1.OrderService.ChangeOrderItemQuantity:input_type -> order.v1.ChangeOrderItemQuantityRequest
+	13, // 23: order.v1.OrderService.ChangeShippingAddress:input_type -> order.v1.ChangeShippingAddressRequest
+	15, // 24: order.v1.OrderService.ConfirmOrder:input_type -> order.v1.ConfirmOrderRequest
+	17, // 25: order.v1.OrderService.PayOrder:input_type -> order.v1.PayOrderRequest
+	19, // 26: order.v1.OrderService.ShipOrder:input_type -> order.v1.ShipOrderRequest
+	21, // 27: order.v1.OrderService.DeliverOrder:input_type -> order.v1.DeliverOrderRequest
+	23, // 28: order.v1.OrderService.CancelOrder:input_type -> order.v1.CancelOrderRequest
+	25, // 29: order.v1.OrderService.ListOrderEvents:input_type -> order.v1.ListOrderEventsRequest
+	2,  // 30: order.v1.OrderService.CreateOrder:output_type -> order.v1.CreateOrderResponse
+	4,  // 31: order.v1.OrderService.GetOrder:output_type -> order.v1.GetOrderResponse
+	6,  // 32: order.v1.OrderService.ListOrders:output_type -> order.v1.ListOrdersResponse
+	8,  // 33: order.v1.OrderService.AddOrderItem:output_type -> order.v1.AddOrderItemResponse
+	10, // 34: order.v1.OrderService.RemoveOrderItem:output_type -> order.v1.RemoveOrderItemResponse
+	12, // 35: order.v1.OrderService.ChangeOrderItemQuantity:output_type -> order.v1.ChangeOrderItemQuantityResponse
+	14, // 36: order.v1.OrderService.ChangeShippingAddress:output_type -> order.v1.ChangeShippingAddressResponse
+	16, // 37: order.v1.OrderService.ConfirmOrder:output_type -> order.v1.ConfirmOrderResponse
+	18, // 38: order.v1.OrderService.PayOrder:output_type -> order.v1.PayOrderResponse
+	20, // 39: order.v1.OrderService.ShipOrder:output_type -> order.v1.ShipOrderResponse
+	22, // 40: order.v1.OrderService.DeliverOrder:output_type -> order.v1.DeliverOrderResponse
+	24, // 41: order.v1.OrderService.CancelOrder:output_type -> order.v1.CancelOrderResponse
+	26, // 42: order.v1.OrderService.ListOrderEvents:output_type -> order.v1.ListOrderEventsResponse
+	30, // [30:43] is the sub-list for method output_type
+	17, // [17:30] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_order_v1_order_proto_init() }

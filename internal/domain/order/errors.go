@@ -45,6 +45,7 @@ const (
 	RuleProductNotInOrder     Rule = "PRODUCT_NOT_IN_ORDER"
 	RuleLastItem              Rule = "LAST_ITEM"
 	RulePaymentMismatch       Rule = "PAYMENT_AMOUNT_MISMATCH"
+	RuleTooManyEvents         Rule = "TOO_MANY_EVENTS"
 )
 
 // RuleError reports a broken business rule.

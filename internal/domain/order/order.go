@@ -334,7 +334,39 @@ func (o *Order) line(productID string) (int, bool) {
 	return i, i >= 0
 }
 
+// MaxEvents is the most events one order's history may hold. Orders grow
+// long legitimately (items added, quantities and addresses changed), but a
+// history without bound makes every load and replay slower for good.
+const MaxEvents = 10_000
+
+// lifecycleReserve is the most events an order raises after its last edit:
+// confirmed, paid, shipped, delivered (or cancelled, which ends it). Edits
+// stop that many events short of MaxEvents, so an order whose edits reached
+// the cap can still finish its lifecycle or be cancelled.
+const lifecycleReserve = 4
+
+// withinCap refuses the event that would take the order past MaxEvents, or
+// an edit that would eat into the lifecycle's reserve.
+func withinCap(e Event) error {
+	v := e.Header().Version
+	switch e.(type) {
+	case OrderItemAdded, OrderItemRemoved, OrderItemQuantityChanged, ShippingAddressChanged:
+		if v > MaxEvents-lifecycleReserve {
+			return broken(RuleTooManyEvents, "an order holds at most %d events, the last %d kept for finishing its lifecycle: "+
+				"this order can no longer be changed, only moved on or cancelled; place a new order for further changes",
+				MaxEvents, lifecycleReserve)
+		}
+	}
+	if v > MaxEvents {
+		return broken(RuleTooManyEvents, "the order holds %d events, the most an order may hold", MaxEvents)
+	}
+	return nil
+}
+
 func (o *Order) raise(e Event) error {
+	if err := withinCap(e); err != nil {
+		return err
+	}
 	if err := o.apply(e); err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func TestPgbenchScriptsRunTheServiceSQL(t *testing.T) {
 	cmds := application.NewCommands(store, store, system.Clock{}, system.UUIDv7{}, application.CommandsConfig{
 		Origin: application.Origin{ServiceName: "order-service", CellID: "local"}, MaxAttempts: 5,
 	})
-	queries := application.NewQueries(store)
+	queries := application.NewQueries(store, store)
 	ctx := t.Context()
 	actor := application.Actor{ID: "anonymous", Role: application.RoleAdmin}
 

@@ -28,7 +28,7 @@ func newStoreCommands(t *testing.T, maxAttempts int) (*application.Commands, *ap
 	cmds := application.NewCommands(store, store, system.Clock{}, system.UUIDv7{}, application.CommandsConfig{
 		Origin: application.Origin{ServiceName: "order-service", CellID: "cell-test"}, MaxAttempts: maxAttempts,
 	})
-	return cmds, application.NewQueries(store), pool
+	return cmds, application.NewQueries(store, store), pool
 }
 
 func storeStaff() application.Actor {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
@@ -131,7 +132,12 @@ func (c *RESTClient) CreateOrder(ctx context.Context, in *orderv1.CreateOrderReq
 
 // GetOrder implements orderv1.OrderServiceClient.
 func (c *RESTClient) GetOrder(ctx context.Context, in *orderv1.GetOrderRequest, opts ...grpc.CallOption) (*orderv1.GetOrderResponse, error) {
-	return call[orderv1.GetOrderResponse](ctx, c, http.MethodGet, orderPath(in.GetOrderId(), ""), nil, opts)
+	q := url.Values{}
+	setQuery(q, "as_of_version", itoa(in.GetAsOfVersion()))
+	if in.GetAsOfTime() != nil {
+		q.Set("as_of_time", in.GetAsOfTime().AsTime().Format(time.RFC3339Nano))
+	}
+	return call[orderv1.GetOrderResponse](ctx, c, http.MethodGet, orderPath(in.GetOrderId(), "")+"?"+q.Encode(), nil, opts)
 }
 
 // ListOrders implements orderv1.OrderServiceClient.
@@ -201,6 +207,7 @@ func (c *RESTClient) ListOrderEvents(ctx context.Context, in *orderv1.ListOrderE
 	q := url.Values{}
 	setQuery(q, "page_size", itoa(int64(in.GetPageSize())))
 	setQuery(q, "page_token", in.GetPageToken())
+	setQuery(q, "from_version", itoa(in.GetFromVersion()))
 	return call[orderv1.ListOrderEventsResponse](ctx, c, http.MethodGet, orderPath(in.GetOrderId(), "/events")+"?"+q.Encode(), nil, opts)
 }
 

@@ -86,7 +86,11 @@ func (s *Service) GetOrder(ctx context.Context, req *orderv1.GetOrderRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.app.GetOrder.Handle(ctx, application.GetOrder{Actor: a, OrderID: req.GetOrderId()})
+	q := application.GetOrder{Actor: a, OrderID: req.GetOrderId(), AsOfVersion: int(req.GetAsOfVersion())}
+	if req.GetAsOfTime() != nil {
+		q.AsOfTime = req.GetAsOfTime().AsTime()
+	}
+	snap, err := s.app.GetOrder.Handle(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +263,8 @@ func (s *Service) ListOrderEvents(ctx context.Context, req *orderv1.ListOrderEve
 		return nil, err
 	}
 	page, err := s.app.ListOrderEvents.Handle(ctx, application.ListOrderEvents{
-		Actor: a, OrderID: req.GetOrderId(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
+		Actor: a, OrderID: req.GetOrderId(), FromVersion: int(req.GetFromVersion()),
+		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
 	})
 	if err != nil {
 		return nil, err

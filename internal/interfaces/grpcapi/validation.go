@@ -51,7 +51,10 @@ func validationStatus(ctx context.Context, logger *slog.Logger, method string, e
 	texts := make([]string, len(violations))
 	for i, v := range violations {
 		fields[i] = fieldViolation(protovalidate.FieldPathString(v.GetField()), describe(v))
-		texts[i] = fields[i].GetField() + ": " + fields[i].GetDescription()
+		texts[i] = fields[i].GetDescription()
+		if field := fields[i].GetField(); field != "" { // a message rule (oneof) names no single field
+			texts[i] = field + ": " + texts[i]
+		}
 	}
 	return newStatus(codes.InvalidArgument, "invalid request: "+strings.Join(texts, "; "),
 		errorInfo(ReasonInvalidArgument, nil), badRequest(fields...))
