@@ -187,9 +187,10 @@ func (r *snapshotRecorder) reasons() []string {
 	return slices.Clone(r.fallbacks)
 }
 
-func commandsOn(p SnapshotPorts, every int, rec *snapshotRecorder) *application.Commands {
+// commandsOn runs commands on the ports; commands on one store need one ids.
+func commandsOn(p SnapshotPorts, ids application.IDSource, every int, rec *snapshotRecorder) *application.Commands {
 	clock := apptest.NewStepClock(time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC), time.Millisecond)
-	return application.NewCommands(p.Store, p.Requests, clock, apptest.NewSeqIDs(6), application.CommandsConfig{
+	return application.NewCommands(p.Store, p.Requests, clock, ids, application.CommandsConfig{
 		Snapshots: application.SnapshotConfig{Store: p.Snapshots, Every: every, Observer: rec},
 	})
 }
@@ -214,7 +215,7 @@ func changeAddress(t *testing.T, p SnapshotPorts, c *application.Commands, id or
 func snapshotCommandsUseAndWrite(t *testing.T, p SnapshotPorts) {
 	o, states := longOrder(t, p)
 	rec := &snapshotRecorder{}
-	c := commandsOn(p, 2, rec)
+	c := commandsOn(p, apptest.NewSeqIDs(6), 2, rec)
 	saveSnapshot(t, p, states[4])
 	changeAddress(t, p, c, o.ID(), "3 Oak St") // version 6: 2 past the snapshot at 4
 	if got, _ := loadSnapshot(t, p, o.ID()); got.Version != 6 || rec.saved != 1 {
@@ -244,11 +245,12 @@ func snapshotCommandsFallBack(t *testing.T, p SnapshotPorts) {
 		{application.SnapshotReasonSchema, func() { p.PutRow(t, o.ID(), 3, p.Schema+1, []byte(`{}`)) }},
 		{application.SnapshotReasonCorrupt, func() { p.PutRow(t, o.ID(), 3, p.Schema, []byte(`{"id":`)) }},
 	}
+	ids := apptest.NewSeqIDs(6)
 	for i, tc := range plants {
 		t.Run(tc.reason, func(t *testing.T) {
 			rec := &snapshotRecorder{}
 			tc.plant()
-			changeAddress(t, p, commandsOn(p, 100, rec), o.ID(), fmt.Sprintf("%d Pine St", i+1))
+			changeAddress(t, p, commandsOn(p, ids, 100, rec), o.ID(), fmt.Sprintf("%d Pine St", i+1))
 			if r := rec.reasons(); !slices.Equal(r, []string{tc.reason}) {
 				t.Fatalf("fallbacks %v; want [%s]", r, tc.reason)
 			}
