@@ -161,3 +161,8 @@ type noSnapshotObserver struct{}
 
 func (noSnapshotObserver) SnapshotFallback(context.Context, string) {}
 func (noSnapshotObserver) SnapshotSaved(context.Context, bool)      {}
+
+// DefaultSnapshotEvery is SNAPSHOT_EVERY's default: the interval at which a
+// replay of the events since the last snapshot stays a small part of a
+// load's cost (see docs/BENCHMARKS.md, "Snapshots").
+const DefaultSnapshotEvery = 25

@@ -474,14 +474,14 @@ func idempotencyRecords(t *testing.T, p Ports) {
 	}
 }
 
-func appendOK(t *testing.T, p Ports, c application.Commit) {
+func appendOK(t testing.TB, p Ports, c application.Commit) {
 	t.Helper()
 	if err := p.Store.Append(context.Background(), c); err != nil {
 		t.Fatalf("Append(order %s, from version %d): %v", c.OrderID, c.ExpectedVersion, err)
 	}
 }
 
-func mustLoad(t *testing.T, p Ports, id order.ID) []order.Event {
+func mustLoad(t testing.TB, p Ports, id order.ID) []order.Event {
 	t.Helper()
 	events, err := p.Store.Load(context.Background(), id)
 	must(t, err)
@@ -496,7 +496,7 @@ func ids(snaps []order.State) []string {
 	return out
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

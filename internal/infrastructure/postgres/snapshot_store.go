@@ -28,9 +28,13 @@ WHERE order_snapshots.version < excluded.version
 
 // loadAfterSQL reads the OrderCreated too: the later payloads leave the
 // order's currency out, and the decoder takes it from there.
+// The two range scans are a UNION ALL: an OR of them would scan the order's
+// whole history.
 const loadAfterSQL = `
-SELECT ` + eventColumns + ` FROM order_events
-WHERE aggregate_id = $1 AND (version = 1 OR version > $2) ORDER BY version`
+(SELECT ` + eventColumns + ` FROM order_events WHERE aggregate_id = $1 AND version = 1)
+UNION ALL
+(SELECT ` + eventColumns + ` FROM order_events WHERE aggregate_id = $1 AND version > GREATEST($2::int, 1))
+ORDER BY version`
 
 // LoadSnapshot implements application.SnapshotStore.
 func (s *OrderStore) LoadSnapshot(ctx context.Context, id order.ID) (application.Snapshot, bool, error) {

@@ -22,6 +22,16 @@ ON CONFLICT (order_id) DO UPDATE SET
 WHERE order_snapshots.version < excluded.version
    OR order_snapshots.snapshot_version <> excluded.snapshot_version`
 
+// loadAfterSQL reads version 1 and the versions after the given one as two
+// index range scans (an OR of the two would scan the order's whole history).
+const loadAfterSQL = `
+SELECT event_type, version, schema_version, timestamp, data FROM order_events
+WHERE aggregate_id = ?1 AND version = 1
+UNION ALL
+SELECT event_type, version, schema_version, timestamp, data FROM order_events
+WHERE aggregate_id = ?1 AND version > max(?2, 1)
+ORDER BY version`
+
 // LoadSnapshot implements application.SnapshotStore.
 func (s *EmbeddedStore) LoadSnapshot(ctx context.Context, id order.ID) (application.Snapshot, bool, error) {
 	row := eventlog.StoredSnapshot{OrderID: id}
@@ -68,9 +78,7 @@ func (s *EmbeddedStore) SaveSnapshot(ctx context.Context, snap application.Snaps
 // too: the later payloads leave the order's currency out, and the decoder
 // takes it from there.
 func (s *EmbeddedStore) LoadAfter(ctx context.Context, id order.ID, afterVersion int) ([]order.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT event_type, version, schema_version, timestamp, data
-		FROM order_events WHERE aggregate_id = ? AND (version = 1 OR version > ?) ORDER BY version`,
-		idBytes(id), afterVersion)
+	rows, err := s.db.QueryContext(ctx, loadAfterSQL, idBytes(id), afterVersion)
 	if err != nil {
 		return nil, dbError(ctx, "load order events", err)
 	}
