@@ -154,8 +154,12 @@ type SnapshotStore interface {
 	// snapshot of another snapshot schema or one that does not decode is an
 	// error wrapping *SnapshotUnusableError.
 	LoadSnapshot(ctx context.Context, id order.ID) (s Snapshot, found bool, err error)
-	// SaveSnapshot stores s as the order's snapshot unless the stored one is
-	// of the current schema and at the same or a later version.
+	// SaveSnapshot stores s as the order's snapshot, replacing whatever was
+	// stored: the last write wins. Snapshots are written only from committed
+	// states, so a write that lands after a later one's moves the snapshot
+	// back (more events to replay), never makes it wrong; and one that
+	// replaces an unusable snapshot (ahead, stale, corrupt, another schema)
+	// heals it.
 	SaveSnapshot(ctx context.Context, s Snapshot) error
 	// LoadAfter returns the order's events with version > afterVersion, in
 	// version order (none when the log ends at or before afterVersion).

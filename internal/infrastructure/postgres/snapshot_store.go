@@ -15,16 +15,14 @@ import (
 const loadSnapshotSQL = `
 SELECT version, snapshot_version, data, created_at FROM order_snapshots WHERE order_id = $1`
 
-// saveSnapshotSQL replaces the stored snapshot only with a later one, or
-// with any one when the stored one is of another schema.
+// saveSnapshotSQL replaces whatever snapshot the order had: the last write
+// wins (see application.SnapshotStore.SaveSnapshot).
 const saveSnapshotSQL = `
 INSERT INTO order_snapshots (order_id, version, snapshot_version, data, created_at)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (order_id) DO UPDATE SET
   version = excluded.version, snapshot_version = excluded.snapshot_version,
-  data = excluded.data, created_at = excluded.created_at
-WHERE order_snapshots.version < excluded.version
-   OR order_snapshots.snapshot_version <> excluded.snapshot_version`
+  data = excluded.data, created_at = excluded.created_at`
 
 // loadAfterSQL reads the OrderCreated too: the later payloads leave the
 // order's currency out, and the decoder takes it from there.

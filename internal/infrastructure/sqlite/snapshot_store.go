@@ -11,16 +11,14 @@ import (
 	"github.com/acme/order-service/internal/infrastructure/eventlog"
 )
 
-// saveSnapshotSQL replaces the stored snapshot only with a later one, or
-// with any one when the stored one is of another schema.
+// saveSnapshotSQL replaces whatever snapshot the order had: the last write
+// wins (see application.SnapshotStore.SaveSnapshot).
 const saveSnapshotSQL = `
 INSERT INTO order_snapshots (order_id, version, snapshot_version, data, created_at)
 VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (order_id) DO UPDATE SET
   version = excluded.version, snapshot_version = excluded.snapshot_version,
-  data = excluded.data, created_at = excluded.created_at
-WHERE order_snapshots.version < excluded.version
-   OR order_snapshots.snapshot_version <> excluded.snapshot_version`
+  data = excluded.data, created_at = excluded.created_at`
 
 // loadAfterSQL reads version 1 and the versions after the given one as two
 // index range scans (an OR of the two would scan the order's whole history).
