@@ -130,9 +130,11 @@ func (s snapshots) fellBack(ctx context.Context, id order.ID, reason string, err
 		"order_id", id.String(), "reason", reason, "error", err)
 }
 
-// missing reports an order long enough to have a snapshot that had none.
+// missing reports an order long enough that it should have had a
+// snapshot: past Every, any successful command wrote one (CreateOrder, at
+// version 1, writes none).
 func (s snapshots) missing(ctx context.Context, id order.ID, version int) {
-	if s.enabled() && version >= s.every {
+	if s.enabled() && version > s.every {
 		s.fellBack(ctx, id, SnapshotReasonMissing, errors.New("no snapshot stored"))
 	}
 }
