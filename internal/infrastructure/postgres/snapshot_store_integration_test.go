@@ -5,9 +5,12 @@ package postgres_test
 import (
 	"testing"
 
+	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/application/porttest"
 	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/infrastructure/eventlog"
+	"github.com/acme/order-service/internal/infrastructure/postgres"
+	"github.com/acme/order-service/internal/infrastructure/postgres/pgtest"
 )
 
 func TestSnapshotContract(t *testing.T) {
@@ -30,4 +33,13 @@ func TestSnapshotContract(t *testing.T) {
 			Snapshots: store, PutRow: putRow, Schema: eventlog.CurrentSnapshotVersion,
 		}
 	})
+}
+
+// BenchmarkLoadOrder: load time by history length, full replay against
+// with snapshots at the default interval (the worst case it allows).
+func BenchmarkLoadOrder(b *testing.B) {
+	store := postgres.NewOrderStore(pgtest.NewMigratedPool(b))
+	porttest.BenchmarkLoad(b, porttest.SnapshotPorts{
+		Ports: porttest.Ports{Store: store, Read: store, Requests: store}, Snapshots: store,
+	}, application.DefaultSnapshotEvery)
 }
