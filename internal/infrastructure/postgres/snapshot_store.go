@@ -65,7 +65,10 @@ func (s *OrderStore) SaveSnapshot(ctx context.Context, snap application.Snapshot
 
 // LoadAfter implements application.SnapshotStore.
 func (s *OrderStore) LoadAfter(ctx context.Context, id order.ID, afterVersion int) ([]order.Event, error) {
-	rows, err := s.pool.Query(ctx, loadAfterSQL, id, afterVersion)
+	// Planned for its parameters each time, never from a cached generic
+	// plan: that one cannot know "version > $2" selects a few rows of a long
+	// history, and once the statistics see long histories it scans them.
+	rows, err := s.pool.Query(ctx, loadAfterSQL, pgx.QueryExecModeExec, id, afterVersion)
 	if err != nil {
 		return nil, dbError(fmt.Sprintf("load order %s after version %d", id, afterVersion), err)
 	}
