@@ -80,26 +80,5 @@ func (s *EmbeddedStore) LoadAfter(ctx context.Context, id order.ID, afterVersion
 	if err != nil {
 		return nil, dbError(ctx, "load order events", err)
 	}
-	defer rows.Close()
-	var events []order.Event
-	d := eventlog.NewHistoryDecoder(id)
-	for rows.Next() {
-		var r eventlog.StoredEvent
-		var at int64
-		if err := rows.Scan(&r.Type, &r.Version, &r.SchemaVersion, &at, &r.Data); err != nil {
-			return nil, fmt.Errorf("scan event of order %s: %w", id, err)
-		}
-		r.OccurredAt = fromMicros(at)
-		e, err := d.Decode(r)
-		if err != nil {
-			return nil, fmt.Errorf("load order events after version %d: %w", afterVersion, err)
-		}
-		if r.Version > afterVersion {
-			events = append(events, e)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbError(ctx, "load order events", err)
-	}
-	return events, nil
+	return decodeEvents(ctx, id, rows, afterVersion)
 }
