@@ -72,16 +72,7 @@ func (s *OrderStore) LoadAfter(ctx context.Context, id order.ID, afterVersion in
 	if err != nil {
 		return nil, dbError(fmt.Sprintf("load order %s after version %d", id, afterVersion), err)
 	}
-	var events []order.Event
-	d := eventlog.NewHistoryDecoder(id)
-	var r eventlog.StoredEvent
-	_, err = pgx.ForEachRow(rows, storedEventTargets(&r), func() error {
-		e, err := d.Decode(r)
-		if r.Version > afterVersion {
-			events = append(events, e)
-		}
-		return err
-	})
+	events, err := decodeEvents(id, rows, afterVersion)
 	if err != nil {
 		return nil, dbError(fmt.Sprintf("load order %s after version %d", id, afterVersion), err)
 	}
