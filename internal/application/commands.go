@@ -19,6 +19,7 @@ type Commands struct {
 	defaultCurrency order.Currency
 	maxAttempts     int
 	observer        Observer
+	snapshots       snapshots
 }
 
 // Origin names the deployment that writes events; it goes into every event's
@@ -39,6 +40,8 @@ type CommandsConfig struct {
 	MaxAttempts int
 	// Observer hears about replays and conflicts (metrics); nil: nobody.
 	Observer Observer
+	// Snapshots, when set, load orders from a snapshot and write new ones.
+	Snapshots SnapshotConfig
 }
 
 // Bounds of CommandsConfig.MaxAttempts.
@@ -55,6 +58,9 @@ func (c CommandsConfig) Validate() error {
 	var errs []error
 	if c.MaxAttempts < 0 || c.MaxAttempts > maxMaxAttempts {
 		errs = append(errs, fmt.Errorf("max attempts %d: want 1 to %d (0 for the default)", c.MaxAttempts, maxMaxAttempts))
+	}
+	if err := c.Snapshots.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DefaultCurrency != "" {
 		if _, err := order.ParseCurrency(string(c.DefaultCurrency)); err != nil {
@@ -88,7 +94,7 @@ func NewCommands(store EventStore, requests IdempotencyStore, clock Clock, ids I
 	return &Commands{
 		store: store, requests: requests, clock: clock, ids: ids,
 		origin: cfg.Origin, defaultCurrency: cfg.DefaultCurrency, maxAttempts: cfg.MaxAttempts,
-		observer: cfg.Observer,
+		observer: cfg.Observer, snapshots: newSnapshots(cfg.Snapshots),
 	}
 }
 
@@ -120,7 +126,7 @@ func (c *Commands) mutate(ctx context.Context, meta CommandMeta, rawID string, a
 		return snap, err
 	}
 	for attempt := 1; ; attempt++ {
-		o, err := c.load(ctx, id)
+		o, base, err := c.load(ctx, id)
 		if err != nil {
 			return order.State{}, err
 		}
@@ -139,6 +145,7 @@ func (c *Commands) mutate(ctx context.Context, meta CommandMeta, rawID string, a
 		var conflict *order.ConcurrencyError
 		switch {
 		case err == nil:
+			c.snapshots.afterCommit(ctx, o.State(), base, c.now())
 			return o.State(), nil
 		case errors.Is(err, ErrDuplicateRequest):
 			return c.replayAfterRace(ctx, meta, fp)
@@ -226,6 +233,13 @@ func (c *Commands) replayAfterRace(ctx context.Context, meta CommandMeta, fp Fin
 // snapshotAt rebuilds the order as it stood at a version: the exact response
 // of the command that produced that version.
 func (c *Commands) snapshotAt(ctx context.Context, id order.ID, version int) (order.State, error) {
+	r := c.snapshots.restore(ctx, id, version)
+	if r.order != nil {
+		return r.order.State(), nil
+	}
+	if r.reason != "" {
+		c.snapshots.fellBack(ctx, id, r.reason, r.err)
+	}
 	h, err := loadHistory(ctx, c.store, id)
 	if err != nil {
 		return order.State{}, err
@@ -233,16 +247,30 @@ func (c *Commands) snapshotAt(ctx context.Context, id order.ID, version int) (or
 	return h.at(min(version, h.current()))
 }
 
-func (c *Commands) load(ctx context.Context, id order.ID) (*order.Order, error) {
+// load rebuilds the order from its latest usable snapshot and the events
+// after it, or else from its whole history, and says which version it
+// started from (0: the whole history). A snapshot that cannot be used is
+// reported and replayed around, never an error.
+func (c *Commands) load(ctx context.Context, id order.ID) (*order.Order, int, error) {
+	r := c.snapshots.restore(ctx, id, 0)
+	if r.order != nil {
+		return r.order, r.from, nil
+	}
+	if r.reason != "" {
+		c.snapshots.fellBack(ctx, id, r.reason, r.err)
+	}
 	history, err := c.store.Load(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("load order %s: %w", id, err)
+		return nil, 0, fmt.Errorf("load order %s: %w", id, err)
 	}
 	o, err := order.Rehydrate(history)
 	if err != nil {
-		return nil, fmt.Errorf("rehydrate order %s: %w", id, err)
+		return nil, 0, fmt.Errorf("rehydrate order %s: %w", id, err)
 	}
-	return o, nil
+	if r.reason == "" {
+		c.snapshots.missing(ctx, id, o.Version())
+	}
+	return o, 0, nil
 }
 
 // withCurrentVersion fills in the version the caller should re-read, so the

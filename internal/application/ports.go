@@ -3,6 +3,7 @@ package application
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/acme/order-service/internal/domain/order"
@@ -143,3 +144,57 @@ var ErrDuplicateRequest = errors.New("request id already recorded")
 // later: a lost connection, a timeout, an overloaded database. Adapters wrap
 // it: fmt.Errorf("append: %w: %w", ErrUnavailable, err).
 var ErrUnavailable = errors.New("dependency unavailable")
+
+// SnapshotStore keeps one rehydration point per order, its latest snapshot,
+// and reads the events after it. Snapshots are an optimisation: the event
+// log stays the system of record, and every answer of this port may be
+// ignored in favour of a full replay.
+type SnapshotStore interface {
+	// LoadSnapshot returns the order's stored snapshot, or found=false. A
+	// snapshot of another snapshot schema or one that does not decode is an
+	// error wrapping *SnapshotUnusableError.
+	LoadSnapshot(ctx context.Context, id order.ID) (s Snapshot, found bool, err error)
+	// SaveSnapshot stores s as the order's snapshot, replacing whatever was
+	// stored: the last write wins. Snapshots are written only from committed
+	// states, so a write that lands after a later one's moves the snapshot
+	// back (more events to replay), never makes it wrong; and one that
+	// replaces an unusable snapshot (ahead, stale, corrupt, another schema)
+	// heals it.
+	SaveSnapshot(ctx context.Context, s Snapshot) error
+	// LoadAfter returns the order's events with version > afterVersion, in
+	// version order (none when the log ends at or before afterVersion).
+	LoadAfter(ctx context.Context, id order.ID, afterVersion int) ([]order.Event, error)
+}
+
+// Snapshot is an order's state at a version (State.Version), as a snapshot
+// stores it.
+type Snapshot struct {
+	State     order.State
+	CreatedAt time.Time
+}
+
+// SnapshotUnusableError reports a stored snapshot that cannot be used: of
+// another snapshot schema, or corrupt. The order then loads by full replay.
+type SnapshotUnusableError struct {
+	OrderID order.ID
+	Reason  string // SnapshotReasonSchema or SnapshotReasonCorrupt
+	Err     error
+}
+
+func (e *SnapshotUnusableError) Error() string {
+	return fmt.Sprintf("snapshot of order %s unusable (%s): %v", e.OrderID, e.Reason, e.Err)
+}
+
+func (e *SnapshotUnusableError) Unwrap() error { return e.Err }
+
+// Why a load fell back from a snapshot to a full replay: the reason label of
+// SnapshotObserver.SnapshotFallback.
+const (
+	SnapshotReasonMissing = "missing" // none stored though the order is long enough to have one
+	SnapshotReasonSchema  = "schema"  // written by another snapshot schema
+	SnapshotReasonCorrupt = "corrupt" // does not decode
+	SnapshotReasonAhead   = "ahead"   // at a version the log does not have
+	SnapshotReasonStale   = "stale"   // the log's event at its version is not the one it was taken after
+	SnapshotReasonReplay  = "replay"  // the events after it do not apply to it
+	SnapshotReasonError   = "error"   // the snapshot store failed
+)

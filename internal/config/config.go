@@ -50,6 +50,7 @@ type Config struct {
 
 	DefaultCurrency      string        // DEFAULT_CURRENCY
 	CommandMaxAttempts   int           // COMMAND_MAX_ATTEMPTS
+	SnapshotEvery        int           // SNAPSHOT_EVERY: events between snapshots; 0 = off
 	RequestTimeout       time.Duration // REQUEST_TIMEOUT
 	MaxRequestTimeout    time.Duration // MAX_REQUEST_TIMEOUT
 	MaxMessageBytes      int           // MAX_MESSAGE_BYTES
@@ -228,7 +229,12 @@ func (r *reader) commands(c *Config) {
 	r.check("DEFAULT_CURRENCY", application.CommandsConfig{DefaultCurrency: order.Currency(c.DefaultCurrency)}.Validate())
 	c.CommandMaxAttempts = r.positive("COMMAND_MAX_ATTEMPTS", def.MaxAttempts)
 	r.check("COMMAND_MAX_ATTEMPTS", application.CommandsConfig{MaxAttempts: c.CommandMaxAttempts}.Validate())
+	c.SnapshotEvery = r.intIn("SNAPSHOT_EVERY", application.DefaultSnapshotEvery, 0, maxSnapshotEvery)
 }
+
+// maxSnapshotEvery bounds SNAPSHOT_EVERY: an interval beyond the longest
+// history an order may have would never write a snapshot; say 0 for off.
+const maxSnapshotEvery = 100_000
 
 // grpc reads the gRPC server's limits.
 func (r *reader) grpc(c *Config) {

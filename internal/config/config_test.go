@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/acme/order-service/internal/application"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -259,12 +261,15 @@ func TestComponentSettingsAreJudgedByTheComponent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.CommandMaxAttempts != 5 || c.DefaultCurrency != "USD" || c.RelayBatchSize != 500 || c.RelayPollInterval != time.Second ||
-		c.MaxRequestTimeout != 30*time.Second || c.MaxMessageBytes != 1<<20 || c.MaxConcurrentStreams != 256 {
+		c.MaxRequestTimeout != 30*time.Second || c.MaxMessageBytes != 1<<20 || c.MaxConcurrentStreams != 256 ||
+		c.SnapshotEvery != application.DefaultSnapshotEvery {
 		t.Errorf("component defaults read as %+v", c)
 	}
 	for _, tc := range []struct{ name, value, want string }{
 		{"COMMAND_MAX_ATTEMPTS", "0", "above 0"},
 		{"COMMAND_MAX_ATTEMPTS", "1000", "max attempts"},
+		{"SNAPSHOT_EVERY", "-1", "whole number"},
+		{"SNAPSHOT_EVERY", "1000000", "whole number"},
 		{"DEFAULT_CURRENCY", "usd", "currency"},
 		{"DEFAULT_CURRENCY", "XXX", "currency"},
 		{"MAX_REQUEST_TIMEOUT", "5s", "REQUEST_TIMEOUT"},

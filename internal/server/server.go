@@ -82,6 +82,10 @@ func newAPI(ctx context.Context, cfg config.Config, store *storage, msg *messagi
 	// store's (with tracing on) and names the command for the Observer's
 	// metrics.
 	tp := obs.tracerProvider()
+	snapshots, err := telemetry.NewSnapshotObserver(obs.metrics)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot metrics: %w", err)
+	}
 	app, err := application.NewService(application.Ports{
 		Events: store.orders, Requests: store.orders, Read: store.orders, Clock: system.Clock{}, IDs: system.UUIDv7{},
 	}, application.CommandsConfig{
@@ -89,6 +93,9 @@ func newAPI(ctx context.Context, cfg config.Config, store *storage, msg *messagi
 		DefaultCurrency: order.Currency(cfg.DefaultCurrency),
 		MaxAttempts:     cfg.CommandMaxAttempts,
 		Observer:        telemetry.NewObserver(obs.metrics),
+		Snapshots: application.SnapshotConfig{
+			Store: store.snapshots, Every: cfg.SnapshotEvery, Observer: snapshots, Logger: logger,
+		},
 	}, telemetry.Handlers(tp, obs.metrics))
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/config"
 	"github.com/acme/order-service/internal/infrastructure/outbox"
 	"github.com/acme/order-service/internal/infrastructure/postgres"
@@ -24,9 +25,12 @@ type orderStore = telemetry.OrderStore
 type storage struct {
 	// orders is the adapter wrapped in the store's metrics and spans.
 	orders orderStore
-	source outbox.Source
-	ready  func(ctx context.Context) error
-	close  func()
+	// snapshots is the same adapter's snapshot store (not instrumented: it
+	// is best-effort and counted by the snapshot observer).
+	snapshots application.SnapshotStore
+	source    outbox.Source
+	ready     func(ctx context.Context) error
+	close     func()
 	// consistency replays every order and compares it with the read model
 	// (an operator's check, on the admin listener); nil for SQLite.
 	consistency func(ctx context.Context) (consistencyReport, error)
@@ -79,8 +83,9 @@ func openSQLite(ctx context.Context, cfg config.Config, logger *slog.Logger, obs
 	}
 	logger.Info("storage: embedded SQLite (set DATABASE_URL=postgres://… to use PostgreSQL)", "path", path)
 	return &storage{
-		orders: telemetry.NewObservedStore(st, "sqlite", obs.tracerProvider(), obs.metrics),
-		source: st, ready: st.Ping, close: func() { _ = st.Close() },
+		orders:    telemetry.NewObservedStore(st, "sqlite", obs.tracerProvider(), obs.metrics),
+		snapshots: st,
+		source:    st, ready: st.Ping, close: func() { _ = st.Close() },
 	}, nil
 }
 
@@ -103,10 +108,12 @@ func openPostgres(ctx context.Context, cfg config.Config, logger *slog.Logger, o
 	}
 	logger.Info("storage: PostgreSQL", "database", config.Redact(cfg.DatabaseURL), "max_conns", cfg.DBMaxConns)
 	ready := func(ctx context.Context) error { return postgresReady(ctx, pool) }
+	orders := postgres.NewOrderStore(pool)
 	return &storage{
-		orders: telemetry.NewObservedStore(postgres.NewOrderStore(pool), "postgresql", obs.tracerProvider(), obs.metrics),
-		source: postgres.NewOutboxSource(pool, logger),
-		ready:  ready, close: pool.Close,
+		orders:    telemetry.NewObservedStore(orders, "postgresql", obs.tracerProvider(), obs.metrics),
+		snapshots: orders,
+		source:    postgres.NewOutboxSource(pool, logger),
+		ready:     ready, close: pool.Close,
 		consistency: func(ctx context.Context) (consistencyReport, error) { return checkConsistency(ctx, pool) },
 	}, nil
 }

@@ -27,10 +27,7 @@ type Ports struct {
 
 // Run runs the whole contract against fresh, empty ports from newPorts.
 func Run(t *testing.T, newPorts func(t *testing.T) Ports) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, p Ports)
-	}{
+	runCases(t, newPorts, []testCase[Ports]{
 		{"append then load returns the events", appendThenLoad},
 		{"load of an unknown order is not found", loadUnknown},
 		{"projection follows every commit", projectionFollowsCommits},
@@ -44,8 +41,18 @@ func Run(t *testing.T, newPorts func(t *testing.T) Ports) {
 		{"list orders newest first with status filter and cursor", listOrders},
 		{"list order events pages the history", listOrderEvents},
 		{"idempotency records are found and expire", idempotencyRecords},
-	}
-	for _, tc := range tests {
+	})
+}
+
+// testCase is one case of a contract suite over ports of type P.
+type testCase[P any] struct {
+	name string
+	run  func(t *testing.T, p P)
+}
+
+// runCases runs each case as a subtest against fresh ports.
+func runCases[P any](t *testing.T, newPorts func(t *testing.T) P, cases []testCase[P]) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.run(t, newPorts(t))
 		})
@@ -467,14 +474,14 @@ func idempotencyRecords(t *testing.T, p Ports) {
 	}
 }
 
-func appendOK(t *testing.T, p Ports, c application.Commit) {
+func appendOK(t testing.TB, p Ports, c application.Commit) {
 	t.Helper()
 	if err := p.Store.Append(context.Background(), c); err != nil {
 		t.Fatalf("Append(order %s, from version %d): %v", c.OrderID, c.ExpectedVersion, err)
 	}
 }
 
-func mustLoad(t *testing.T, p Ports, id order.ID) []order.Event {
+func mustLoad(t testing.TB, p Ports, id order.ID) []order.Event {
 	t.Helper()
 	events, err := p.Store.Load(context.Background(), id)
 	must(t, err)
@@ -489,7 +496,7 @@ func ids(snaps []order.State) []string {
 	return out
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,8 @@ type FakeStore struct {
 	events   map[order.ID][]application.EventRecord
 	orders   map[order.ID]order.State
 	requests map[requestKey]application.IdempotencyRecord
+	// snapshots are the encoded rows, one per order (snapshot_store.go).
+	snapshots map[order.ID]eventlog.StoredSnapshot
 }
 
 type requestKey struct{ scope, requestID string }
@@ -34,9 +36,10 @@ type requestKey struct{ scope, requestID string }
 // New returns an empty store.
 func New() *FakeStore {
 	return &FakeStore{
-		events:   make(map[order.ID][]application.EventRecord),
-		orders:   make(map[order.ID]order.State),
-		requests: make(map[requestKey]application.IdempotencyRecord),
+		events:    make(map[order.ID][]application.EventRecord),
+		orders:    make(map[order.ID]order.State),
+		requests:  make(map[requestKey]application.IdempotencyRecord),
+		snapshots: make(map[order.ID]eventlog.StoredSnapshot),
 	}
 }
 

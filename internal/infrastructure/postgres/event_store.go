@@ -267,14 +267,7 @@ func (s *OrderStore) Load(ctx context.Context, id order.ID) ([]order.Event, erro
 	if err != nil {
 		return nil, dbError(fmt.Sprintf("load order %s", id), err)
 	}
-	var events []order.Event
-	d := eventlog.NewHistoryDecoder(id)
-	var row eventlog.StoredEvent
-	_, err = pgx.ForEachRow(rows, storedEventTargets(&row), func() error {
-		e, err := d.Decode(row)
-		events = append(events, e)
-		return err
-	})
+	events, err := decodeEvents(id, rows, 0)
 	if err != nil {
 		return nil, dbError(fmt.Sprintf("load order %s", id), err)
 	}
@@ -282,6 +275,22 @@ func (s *OrderStore) Load(ctx context.Context, id order.ID) ([]order.Event, erro
 		return nil, order.ErrNotFound
 	}
 	return events, nil
+}
+
+// decodeEvents decodes one order's rows of eventColumns, fed in version
+// order from its OrderCreated on, and keeps those with version > after.
+func decodeEvents(id order.ID, rows pgx.Rows, after int) ([]order.Event, error) {
+	var events []order.Event
+	d := eventlog.NewHistoryDecoder(id)
+	var row eventlog.StoredEvent
+	_, err := pgx.ForEachRow(rows, storedEventTargets(&row), func() error {
+		e, err := d.Decode(row)
+		if row.Version > after {
+			events = append(events, e)
+		}
+		return err
+	})
+	return events, err
 }
 
 // storedEventTargets are the scan targets of eventColumns.

@@ -116,6 +116,17 @@ var addedColumns = map[string]map[string]column{
 	},
 }
 
+// snapshotColumns is what 00003_order_snapshots.sql adds.
+var snapshotColumns = map[string]map[string]column{
+	"order_snapshots": {
+		"order_id":         {typ: "uuid", nullable: notNull},
+		"version":          {typ: "integer", nullable: notNull},
+		"snapshot_version": {typ: "integer", nullable: notNull},
+		"data":             {typ: "bytea", nullable: notNull},
+		"created_at":       {typ: "timestamp with time zone", nullable: notNull, def: "now()"},
+	},
+}
+
 // wantIndexes is every index on the service's tables, as pg_indexes prints it.
 // The first two are the README's; the rest back keys and access paths.
 var wantIndexes = map[string]string{
@@ -133,6 +144,7 @@ var wantIndexes = map[string]string{
 	"idempotency_keys_created_at_idx":       "CREATE INDEX idempotency_keys_created_at_idx ON public.idempotency_keys USING btree (created_at)",
 	"relay_checkpoints_pkey":                "CREATE UNIQUE INDEX relay_checkpoints_pkey ON public.relay_checkpoints USING btree (relay_name)",
 	"relay_parked_events_pkey":              "CREATE UNIQUE INDEX relay_parked_events_pkey ON public.relay_parked_events USING btree (event_id)",
+	"order_snapshots_pkey":                  "CREATE UNIQUE INDEX order_snapshots_pkey ON public.order_snapshots USING btree (order_id)",
 }
 
 // wantConstraints is every key, reference and check on the service's tables
@@ -148,13 +160,15 @@ var wantConstraints = map[string]string{
 	"idempotency_keys_pkey":              "PRIMARY KEY (scope, request_id)",
 	"relay_checkpoints_pkey":             "PRIMARY KEY (relay_name)",
 	"relay_parked_events_pkey":           "PRIMARY KEY (event_id)",
+	"order_snapshots_pkey":               "PRIMARY KEY (order_id)",
+	"order_snapshots_version_check":      "CHECK ((version >= 1))",
 }
 
 func TestSchemaColumns(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewMigratedPool(t)
 	got := readColumns(t, pool)
-	want := mergeColumns(seedColumns, addedColumns)
+	want := mergeColumns(seedColumns, addedColumns, snapshotColumns)
 
 	for _, table := range slices.Sorted(maps.Keys(want)) {
 		for _, name := range slices.Sorted(maps.Keys(want[table])) {

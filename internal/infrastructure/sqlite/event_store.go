@@ -17,6 +17,20 @@ func (s *EmbeddedStore) Load(ctx context.Context, id order.ID) ([]order.Event, e
 	if err != nil {
 		return nil, dbError(ctx, "load order events", err)
 	}
+	events, err := decodeEvents(ctx, id, rows, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(events) == 0 {
+		return nil, order.ErrNotFound
+	}
+	return events, nil
+}
+
+// decodeEvents decodes one order's event rows (event_type, version,
+// schema_version, timestamp, data), fed in version order from its
+// OrderCreated on, and keeps those with version > after. It closes rows.
+func decodeEvents(ctx context.Context, id order.ID, rows *sql.Rows, after int) ([]order.Event, error) {
 	defer rows.Close()
 	var events []order.Event
 	d := eventlog.NewHistoryDecoder(id)
@@ -31,13 +45,12 @@ func (s *EmbeddedStore) Load(ctx context.Context, id order.ID) ([]order.Event, e
 		if err != nil {
 			return nil, fmt.Errorf("load order events: %w", err)
 		}
-		events = append(events, e)
+		if r.Version > after {
+			events = append(events, e)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, dbError(ctx, "load order events", err)
-	}
-	if len(events) == 0 {
-		return nil, order.ErrNotFound
 	}
 	return events, nil
 }

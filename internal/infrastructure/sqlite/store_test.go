@@ -114,8 +114,8 @@ func TestReopenKeepsOrdersHistoryRequestsAndCheckpoints(t *testing.T) {
 	}
 	var applied int
 	must(t, s.db.QueryRowContext(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&applied))
-	if applied != 1 {
-		t.Fatalf("goose history holds %d applied migrations after reopen, want 1", applied)
+	if applied != 2 {
+		t.Fatalf("goose history holds %d applied migrations after reopen, want 2", applied)
 	}
 }
 
