@@ -216,7 +216,7 @@ func (c *Commands) replay(ctx context.Context, meta CommandMeta, fp Fingerprint)
 	if rec.Fingerprint != fp {
 		return order.State{}, true, &RequestIDReusedError{RequestID: meta.RequestID}
 	}
-	snap, err := c.snapshotAt(ctx, rec.OrderID, rec.Version)
+	snap, err := c.stateAt(ctx, rec.OrderID, rec.Version)
 	return snap, true, err
 }
 
@@ -230,9 +230,9 @@ func (c *Commands) replayAfterRace(ctx context.Context, meta CommandMeta, fp Fin
 	return snap, err
 }
 
-// snapshotAt rebuilds the order as it stood at a version: the exact response
+// stateAt rebuilds the order as it stood at a version: the exact response
 // of the command that produced that version.
-func (c *Commands) snapshotAt(ctx context.Context, id order.ID, version int) (order.State, error) {
+func (c *Commands) stateAt(ctx context.Context, id order.ID, version int) (order.State, error) {
 	r := c.snapshots.restore(ctx, id, version)
 	if r.order != nil {
 		return r.order.State(), nil
