@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ func TestPublishWritesCloudEventsRecords(t *testing.T) {
 	ctx := t.Context()
 
 	events := []outbox.Event{testEvent(1, 1, `{"order_id":"x"}`), testEvent(2, 2, `{"order_id":"x","n":2}`)}
-	events[1].Metadata = application.EventMetadata{} // a row from before metadata was kept
+	events[1].Metadata = application.EventMetadata{SchemaVersion: 1} // a row from before metadata was kept
 	if err := pub.Publish(ctx, events); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
@@ -72,6 +73,7 @@ func TestPublishWritesCloudEventsRecords(t *testing.T) {
 		"ce_time":          "2026-03-04T05:06:07.891Z",
 		"content-type":     "application/json",
 		"ce_orderversion":  "1",
+		"ce_schemaversion": strconv.Itoa(application.CurrentEventSchemaVersion),
 		"ce_dataschema":    "type.googleapis.com/order.v1.OrderCreated",
 		"ce_correlationid": "corr-1",
 		"ce_causationid":   "cause-1",
@@ -125,6 +127,28 @@ func TestPublishRejectsOnlyRecordsThatCanNeverBeWritten(t *testing.T) {
 	}
 	if strings.Join(versions, ",") != "1,3" {
 		t.Fatalf("versions on the topic = %v, want 1,3", versions)
+	}
+}
+
+func TestPublishRefusesEventsOfAnUnknownSchemaVersion(t *testing.T) {
+	cluster := kafkatest.Start(t, 1, kafka.DefaultTopic)
+	client := kafkatest.NewClient(t, cluster.Brokers())
+	pub := kafka.NewPublisher(client, kafka.PublisherConfig{})
+	ctx := t.Context()
+
+	newer := testEvent(2, 2, `{}`)
+	newer.Metadata.SchemaVersion = application.CurrentEventSchemaVersion + 1 // written by a newer build
+	err := pub.Publish(ctx, []outbox.Event{testEvent(1, 1, `{}`), newer})
+	var rej *outbox.RejectedError
+	if err == nil || errors.As(err, &rej) || !strings.Contains(err.Error(), "schema version") {
+		t.Fatalf("Publish = %v, want a retryable error naming the schema version (never parked)", err)
+	}
+	records, err := kafkatest.ReadAll(ctx, cluster.Brokers(), kafka.DefaultTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != 0 {
+		t.Fatalf("%d records produced from a batch that cannot be published", len(records))
 	}
 }
 
