@@ -59,8 +59,10 @@ type EventMetadata struct {
 }
 
 // CurrentEventSchemaVersion is the version of the event payload schema this
-// code writes.
-const CurrentEventSchemaVersion = 1
+// code writes: one version for the whole order.v1 event schema. Version 2
+// gave OrderCreated and ShippingAddressChanged a structured postal_address;
+// older rows are upcast when read (eventlog.Registered).
+const CurrentEventSchemaVersion = 2
 
 // ReadModel answers queries from the projection (orders, order_items) and the
 // event log's history view. It never replays events.

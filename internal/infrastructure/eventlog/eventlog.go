@@ -23,6 +23,10 @@ type PreparedCommit struct {
 	// Records are the event rows, in version order: Data is the payload as
 	// stored and published (protomap.MarshalEvent).
 	Records []application.EventRecord
+	// PostalAddress is the structure of the state's address for the read
+	// model's orders.postal_address (protomap.AddressColumn), nil for an
+	// address given as free text.
+	PostalAddress []byte
 }
 
 // Prepare checks and encodes a commit. A commit that fails the check wraps
@@ -44,7 +48,11 @@ func Prepare(c application.Commit) (PreparedCommit, error) {
 			OccurredAt: h.OccurredAt, Data: data, Metadata: e.Metadata,
 		}
 	}
-	return PreparedCommit{CommitPlan: plan, Records: records}, nil
+	postal, err := protomap.AddressColumn(c.State.ShippingAddress)
+	if err != nil {
+		return PreparedCommit{}, fmt.Errorf("commit for order %s: %w", c.OrderID, err)
+	}
+	return PreparedCommit{CommitPlan: plan, Records: records, PostalAddress: postal}, nil
 }
 
 // StoredEvent is what decoding needs of one order_events row.

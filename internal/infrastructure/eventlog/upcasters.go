@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/domain/order"
+	"github.com/acme/order-service/internal/protomap"
 )
 
 // Upcaster is one step of schema evolution: a pure function from a stored
@@ -53,8 +55,23 @@ func NewUpcasters(current int, steps map[int]map[string]Upcaster) (*Upcasters, e
 func Registered() *Upcasters {
 	return &Upcasters{
 		current: application.CurrentEventSchemaVersion,
-		steps:   map[int]map[string]Upcaster{},
+		steps: map[int]map[string]Upcaster{
+			// 1 → 2: the shipping address gains its structure.
+			1: {order.TypeOrderCreated: structureAddress, order.TypeShippingAddressChanged: structureAddress},
+		},
 	}
+}
+
+// structureAddress: a version 1 payload had the address as text only;
+// version 2 adds postal_address, order.AddressFromText of the text
+// (protomap.StructureAddress), and keeps the text.
+func structureAddress(r StoredEvent) ([]StoredEvent, error) {
+	data, err := protomap.StructureAddress(r.Type, r.Data)
+	if err != nil {
+		return nil, err
+	}
+	r.Data = data
+	return []StoredEvent{r}, nil
 }
 
 // Current is the schema version the chain upcasts to.
