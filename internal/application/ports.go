@@ -73,7 +73,8 @@ type ReadModel interface {
 	// both descending), after the cursor when one is given, at most Limit.
 	ListOrders(ctx context.Context, f OrderFilter) ([]order.State, error)
 	// ListOrderEvents returns an order's events with version > AfterVersion
-	// in version order, at most limit.
+	// in version order, at most limit, each brought to the current schema
+	// version (the shape the relay publishes).
 	ListOrderEvents(ctx context.Context, id order.ID, afterVersion, limit int) ([]EventRecord, error)
 }
 
@@ -98,8 +99,9 @@ type EventRecord struct {
 	Type       string
 	Version    int
 	OccurredAt time.Time
-	// Data is the event payload exactly as stored and published (the
-	// protobuf JSON of the order.v1 event message).
+	// Data is the event payload, the protobuf JSON of the order.v1 event
+	// message, at Metadata.SchemaVersion: as stored when written, at the
+	// current version when read back (ListOrderEvents upcasts).
 	Data     []byte
 	Metadata EventMetadata
 }

@@ -121,3 +121,19 @@ func (u *Upcasters) step(r StoredEvent) (StoredEvent, error) {
 // registered upcasters: what the relay publishes, so that consumers always
 // receive the current shape.
 func Upcast(r StoredEvent) (StoredEvent, error) { return Registered().Upcast(r) }
+
+// UpcastRecords brings history records, as a read model lists them, to the
+// current schema version in place, so an API client reading an order's
+// history sees the same shape as a Kafka consumer.
+func UpcastRecords(records []application.EventRecord) error {
+	u := Registered()
+	for i := range records {
+		r := &records[i]
+		up, err := u.Upcast(Stored(*r))
+		if err != nil {
+			return fmt.Errorf("event %s of order %s: %w", r.EventID, r.OrderID, err)
+		}
+		r.Type, r.Data, r.Metadata.SchemaVersion = up.Type, up.Data, up.SchemaVersion
+	}
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/domain/order"
+	"github.com/acme/order-service/internal/infrastructure/eventlog"
 	"github.com/acme/order-service/internal/protomap"
 )
 
@@ -180,6 +181,9 @@ func (s *OrderStore) ListOrderEvents(ctx context.Context, id order.ID, afterVers
 	})
 	if err != nil {
 		return nil, dbError(fmt.Sprintf("list events of order %s", id), err)
+	}
+	if err := eventlog.UpcastRecords(records); err != nil {
+		return nil, fmt.Errorf("list events of order %s: %w", id, err)
 	}
 	return records, nil
 }
