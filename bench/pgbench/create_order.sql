@@ -3,25 +3,26 @@
 -- the idempotency lookup, then one pipeline BEGIN + inserts, then one pipeline
 -- COMMIT + relay wake-up. Run with: pgbench -M prepared -D step=0 -f create_order.sql
 \set one 1
+\set schema 2
 \if :step = 0
 -- Ids for the next 8 transactions (not part of the measured statements' shape).
 SELECT c.*,
   o0 AS oid0, e0 AS eid0, '{' || a0 || ',' || b0 || '}' AS iids0, 'pgbench-' || e0 AS req0, r0 AS corr0,
-  json_build_object('items', json_build_array(json_build_object('id', a0, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b0, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o0, 'total_amount', '29.99', 'shipping_address', c.addr)::text AS data0,
+  json_build_object('items', json_build_array(json_build_object('id', a0, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b0, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o0, 'total_amount', '29.99', 'shipping_address', c.addr, 'postal_address', json_build_object('address_lines', json_build_array(c.addr)))::text AS data0,
   o1 AS oid1, e1 AS eid1, '{' || a1 || ',' || b1 || '}' AS iids1, 'pgbench-' || e1 AS req1, r1 AS corr1,
-  json_build_object('items', json_build_array(json_build_object('id', a1, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b1, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o1, 'total_amount', '29.99', 'shipping_address', c.addr)::text AS data1,
+  json_build_object('items', json_build_array(json_build_object('id', a1, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b1, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o1, 'total_amount', '29.99', 'shipping_address', c.addr, 'postal_address', json_build_object('address_lines', json_build_array(c.addr)))::text AS data1,
   o2 AS oid2, e2 AS eid2, '{' || a2 || ',' || b2 || '}' AS iids2, 'pgbench-' || e2 AS req2, r2 AS corr2,
-  json_build_object('items', json_build_array(json_build_object('id', a2, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b2, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o2, 'total_amount', '29.99', 'shipping_address', c.addr)::text AS data2,
+  json_build_object('items', json_build_array(json_build_object('id', a2, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b2, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o2, 'total_amount', '29.99', 'shipping_address', c.addr, 'postal_address', json_build_object('address_lines', json_build_array(c.addr)))::text AS data2,
   o3 AS oid3, e3 AS eid3, '{' || a3 || ',' || b3 || '}' AS iids3, 'pgbench-' || e3 AS req3, r3 AS corr3,
-  json_build_object('items', json_build_array(json_build_object('id', a3, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b3, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o3, 'total_amount', '29.99', 'shipping_address', c.addr)::text AS data3,
+  json_build_object('items', json_build_array(json_build_object('id', a3, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b3, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o3, 'total_amount', '29.99', 'shipping_address', c.addr, 'postal_address', json_build_object('address_lines', json_build_array(c.addr)))::text AS data3,
   o4 AS oid4, e4 AS eid4, '{' || a4 || ',' || b4 || '}' AS iids4, 'pgbench-' || e4 AS req4, r4 AS corr4,
-  json_build_object('items', json_build_array(json_build_object('id', a4, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b4, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o4, 'total_amount', '29.99', 'shipping_address', c.addr)::text AS data4,
+  json_build_object('items', json_build_array(json_build_object('id', a4, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b4, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o4, 'total_amount', '29.99', 'shipping_address', c.addr, 'postal_address', json_build_object('address_lines', json_build_array(c.addr)))::text AS data4,
   o5 AS oid5, e5 AS eid5, '{' || a5 || ',' || b5 || '}' AS iids5, 'pgbench-' || e5 AS req5, r5 AS corr5,
-  json_build_object('items', json_build_array(json_build_object('id', a5, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b5, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o5, 'total_amount', '29.99', 'shipping_address', c.addr)::text AS data5,
+  json_build_object('items', json_build_array(json_build_object('id', a5, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b5, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o5, 'total_amount', '29.99', 'shipping_address', c.addr, 'postal_address', json_build_object('address_lines', json_build_array(c.addr)))::text AS data5,
   o6 AS oid6, e6 AS eid6, '{' || a6 || ',' || b6 || '}' AS iids6, 'pgbench-' || e6 AS req6, r6 AS corr6,
-  json_build_object('items', json_build_array(json_build_object('id', a6, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b6, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o6, 'total_amount', '29.99', 'shipping_address', c.addr)::text AS data6,
+  json_build_object('items', json_build_array(json_build_object('id', a6, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b6, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o6, 'total_amount', '29.99', 'shipping_address', c.addr, 'postal_address', json_build_object('address_lines', json_build_array(c.addr)))::text AS data6,
   o7 AS oid7, e7 AS eid7, '{' || a7 || ',' || b7 || '}' AS iids7, 'pgbench-' || e7 AS req7, r7 AS corr7,
-  json_build_object('items', json_build_array(json_build_object('id', a7, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b7, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o7, 'total_amount', '29.99', 'shipping_address', c.addr)::text AS data7
+  json_build_object('items', json_build_array(json_build_object('id', a7, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b7, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o7, 'total_amount', '29.99', 'shipping_address', c.addr, 'postal_address', json_build_object('address_lines', json_build_array(c.addr)))::text AS data7
 FROM (SELECT clock_timestamp()::timestamp::text AS ts, 'user-' || (random() * 100)::int AS usr, 'anonymous' AS scope,
     sha256(random()::text::bytea)::text AS fp, 'OrderCreated' AS etype, 'local' AS cell, 'order-service' AS svc,
     'PENDING' AS status, '1 Bench Street, Loadtown' AS addr, 'USD' AS cur, '29.99' AS total, 'f' AS no,
@@ -46,13 +47,13 @@ VALUES (:scope, :req0, :fp, :oid0, :one, COALESCE(:ts, now()));
 INSERT INTO order_events (id, aggregate_id, event_type, data, user_id, timestamp, version,
   schema_version, request_id, correlation_id, causation_id, cell_id, service_name, trace_parent)
 VALUES (:eid0, :oid0, :etype, :data0, :scope, :ts, :one,
-  :one, NULLIF(:req0::text, ''), NULLIF(:corr0::text, ''), NULLIF(:req0::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
+  :schema, NULLIF(:req0::text, ''), NULLIF(:corr0::text, ''), NULLIF(:req0::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
 INSERT INTO orders (id, user_id, total_amount, status, shipping_address, created_at, updated_at, version,
   currency, payment_amount, payment_reference, paid_at, carrier, tracking_number, shipped_at, delivered_at,
-  cancel_reason, refund_due, refund_amount, cancelled_at)
+  cancel_reason, refund_due, refund_amount, cancelled_at, postal_address)
 VALUES (:oid0, :usr, :total::text::numeric, :status, :addr, :ts, :ts, :one,
   :cur, :null_payment_amount::text::numeric, :null_payment_reference, :null_paid_at, :null_carrier, :null_tracking_number, :null_shipped_at, :null_delivered_at,
-  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at);
+  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at, :null_postal_address::jsonb);
 INSERT INTO order_items (id, order_id, product_id, product_name, quantity, unit_price, subtotal, line_no)
 SELECT i.id, :oid0, i.product_id, i.product_name, i.quantity, i.unit_price::numeric, i.subtotal::numeric, i.line_no
 FROM unnest(:iids0::uuid[], :pids::text[], :pnames::text[], :qtys::int[], :prices::text[], :subs::text[])
@@ -72,13 +73,13 @@ VALUES (:scope, :req1, :fp, :oid1, :one, COALESCE(:ts, now()));
 INSERT INTO order_events (id, aggregate_id, event_type, data, user_id, timestamp, version,
   schema_version, request_id, correlation_id, causation_id, cell_id, service_name, trace_parent)
 VALUES (:eid1, :oid1, :etype, :data1, :scope, :ts, :one,
-  :one, NULLIF(:req1::text, ''), NULLIF(:corr1::text, ''), NULLIF(:req1::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
+  :schema, NULLIF(:req1::text, ''), NULLIF(:corr1::text, ''), NULLIF(:req1::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
 INSERT INTO orders (id, user_id, total_amount, status, shipping_address, created_at, updated_at, version,
   currency, payment_amount, payment_reference, paid_at, carrier, tracking_number, shipped_at, delivered_at,
-  cancel_reason, refund_due, refund_amount, cancelled_at)
+  cancel_reason, refund_due, refund_amount, cancelled_at, postal_address)
 VALUES (:oid1, :usr, :total::text::numeric, :status, :addr, :ts, :ts, :one,
   :cur, :null_payment_amount::text::numeric, :null_payment_reference, :null_paid_at, :null_carrier, :null_tracking_number, :null_shipped_at, :null_delivered_at,
-  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at);
+  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at, :null_postal_address::jsonb);
 INSERT INTO order_items (id, order_id, product_id, product_name, quantity, unit_price, subtotal, line_no)
 SELECT i.id, :oid1, i.product_id, i.product_name, i.quantity, i.unit_price::numeric, i.subtotal::numeric, i.line_no
 FROM unnest(:iids1::uuid[], :pids::text[], :pnames::text[], :qtys::int[], :prices::text[], :subs::text[])
@@ -98,13 +99,13 @@ VALUES (:scope, :req2, :fp, :oid2, :one, COALESCE(:ts, now()));
 INSERT INTO order_events (id, aggregate_id, event_type, data, user_id, timestamp, version,
   schema_version, request_id, correlation_id, causation_id, cell_id, service_name, trace_parent)
 VALUES (:eid2, :oid2, :etype, :data2, :scope, :ts, :one,
-  :one, NULLIF(:req2::text, ''), NULLIF(:corr2::text, ''), NULLIF(:req2::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
+  :schema, NULLIF(:req2::text, ''), NULLIF(:corr2::text, ''), NULLIF(:req2::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
 INSERT INTO orders (id, user_id, total_amount, status, shipping_address, created_at, updated_at, version,
   currency, payment_amount, payment_reference, paid_at, carrier, tracking_number, shipped_at, delivered_at,
-  cancel_reason, refund_due, refund_amount, cancelled_at)
+  cancel_reason, refund_due, refund_amount, cancelled_at, postal_address)
 VALUES (:oid2, :usr, :total::text::numeric, :status, :addr, :ts, :ts, :one,
   :cur, :null_payment_amount::text::numeric, :null_payment_reference, :null_paid_at, :null_carrier, :null_tracking_number, :null_shipped_at, :null_delivered_at,
-  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at);
+  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at, :null_postal_address::jsonb);
 INSERT INTO order_items (id, order_id, product_id, product_name, quantity, unit_price, subtotal, line_no)
 SELECT i.id, :oid2, i.product_id, i.product_name, i.quantity, i.unit_price::numeric, i.subtotal::numeric, i.line_no
 FROM unnest(:iids2::uuid[], :pids::text[], :pnames::text[], :qtys::int[], :prices::text[], :subs::text[])
@@ -124,13 +125,13 @@ VALUES (:scope, :req3, :fp, :oid3, :one, COALESCE(:ts, now()));
 INSERT INTO order_events (id, aggregate_id, event_type, data, user_id, timestamp, version,
   schema_version, request_id, correlation_id, causation_id, cell_id, service_name, trace_parent)
 VALUES (:eid3, :oid3, :etype, :data3, :scope, :ts, :one,
-  :one, NULLIF(:req3::text, ''), NULLIF(:corr3::text, ''), NULLIF(:req3::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
+  :schema, NULLIF(:req3::text, ''), NULLIF(:corr3::text, ''), NULLIF(:req3::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
 INSERT INTO orders (id, user_id, total_amount, status, shipping_address, created_at, updated_at, version,
   currency, payment_amount, payment_reference, paid_at, carrier, tracking_number, shipped_at, delivered_at,
-  cancel_reason, refund_due, refund_amount, cancelled_at)
+  cancel_reason, refund_due, refund_amount, cancelled_at, postal_address)
 VALUES (:oid3, :usr, :total::text::numeric, :status, :addr, :ts, :ts, :one,
   :cur, :null_payment_amount::text::numeric, :null_payment_reference, :null_paid_at, :null_carrier, :null_tracking_number, :null_shipped_at, :null_delivered_at,
-  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at);
+  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at, :null_postal_address::jsonb);
 INSERT INTO order_items (id, order_id, product_id, product_name, quantity, unit_price, subtotal, line_no)
 SELECT i.id, :oid3, i.product_id, i.product_name, i.quantity, i.unit_price::numeric, i.subtotal::numeric, i.line_no
 FROM unnest(:iids3::uuid[], :pids::text[], :pnames::text[], :qtys::int[], :prices::text[], :subs::text[])
@@ -150,13 +151,13 @@ VALUES (:scope, :req4, :fp, :oid4, :one, COALESCE(:ts, now()));
 INSERT INTO order_events (id, aggregate_id, event_type, data, user_id, timestamp, version,
   schema_version, request_id, correlation_id, causation_id, cell_id, service_name, trace_parent)
 VALUES (:eid4, :oid4, :etype, :data4, :scope, :ts, :one,
-  :one, NULLIF(:req4::text, ''), NULLIF(:corr4::text, ''), NULLIF(:req4::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
+  :schema, NULLIF(:req4::text, ''), NULLIF(:corr4::text, ''), NULLIF(:req4::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
 INSERT INTO orders (id, user_id, total_amount, status, shipping_address, created_at, updated_at, version,
   currency, payment_amount, payment_reference, paid_at, carrier, tracking_number, shipped_at, delivered_at,
-  cancel_reason, refund_due, refund_amount, cancelled_at)
+  cancel_reason, refund_due, refund_amount, cancelled_at, postal_address)
 VALUES (:oid4, :usr, :total::text::numeric, :status, :addr, :ts, :ts, :one,
   :cur, :null_payment_amount::text::numeric, :null_payment_reference, :null_paid_at, :null_carrier, :null_tracking_number, :null_shipped_at, :null_delivered_at,
-  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at);
+  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at, :null_postal_address::jsonb);
 INSERT INTO order_items (id, order_id, product_id, product_name, quantity, unit_price, subtotal, line_no)
 SELECT i.id, :oid4, i.product_id, i.product_name, i.quantity, i.unit_price::numeric, i.subtotal::numeric, i.line_no
 FROM unnest(:iids4::uuid[], :pids::text[], :pnames::text[], :qtys::int[], :prices::text[], :subs::text[])
@@ -176,13 +177,13 @@ VALUES (:scope, :req5, :fp, :oid5, :one, COALESCE(:ts, now()));
 INSERT INTO order_events (id, aggregate_id, event_type, data, user_id, timestamp, version,
   schema_version, request_id, correlation_id, causation_id, cell_id, service_name, trace_parent)
 VALUES (:eid5, :oid5, :etype, :data5, :scope, :ts, :one,
-  :one, NULLIF(:req5::text, ''), NULLIF(:corr5::text, ''), NULLIF(:req5::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
+  :schema, NULLIF(:req5::text, ''), NULLIF(:corr5::text, ''), NULLIF(:req5::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
 INSERT INTO orders (id, user_id, total_amount, status, shipping_address, created_at, updated_at, version,
   currency, payment_amount, payment_reference, paid_at, carrier, tracking_number, shipped_at, delivered_at,
-  cancel_reason, refund_due, refund_amount, cancelled_at)
+  cancel_reason, refund_due, refund_amount, cancelled_at, postal_address)
 VALUES (:oid5, :usr, :total::text::numeric, :status, :addr, :ts, :ts, :one,
   :cur, :null_payment_amount::text::numeric, :null_payment_reference, :null_paid_at, :null_carrier, :null_tracking_number, :null_shipped_at, :null_delivered_at,
-  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at);
+  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at, :null_postal_address::jsonb);
 INSERT INTO order_items (id, order_id, product_id, product_name, quantity, unit_price, subtotal, line_no)
 SELECT i.id, :oid5, i.product_id, i.product_name, i.quantity, i.unit_price::numeric, i.subtotal::numeric, i.line_no
 FROM unnest(:iids5::uuid[], :pids::text[], :pnames::text[], :qtys::int[], :prices::text[], :subs::text[])
@@ -202,13 +203,13 @@ VALUES (:scope, :req6, :fp, :oid6, :one, COALESCE(:ts, now()));
 INSERT INTO order_events (id, aggregate_id, event_type, data, user_id, timestamp, version,
   schema_version, request_id, correlation_id, causation_id, cell_id, service_name, trace_parent)
 VALUES (:eid6, :oid6, :etype, :data6, :scope, :ts, :one,
-  :one, NULLIF(:req6::text, ''), NULLIF(:corr6::text, ''), NULLIF(:req6::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
+  :schema, NULLIF(:req6::text, ''), NULLIF(:corr6::text, ''), NULLIF(:req6::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
 INSERT INTO orders (id, user_id, total_amount, status, shipping_address, created_at, updated_at, version,
   currency, payment_amount, payment_reference, paid_at, carrier, tracking_number, shipped_at, delivered_at,
-  cancel_reason, refund_due, refund_amount, cancelled_at)
+  cancel_reason, refund_due, refund_amount, cancelled_at, postal_address)
 VALUES (:oid6, :usr, :total::text::numeric, :status, :addr, :ts, :ts, :one,
   :cur, :null_payment_amount::text::numeric, :null_payment_reference, :null_paid_at, :null_carrier, :null_tracking_number, :null_shipped_at, :null_delivered_at,
-  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at);
+  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at, :null_postal_address::jsonb);
 INSERT INTO order_items (id, order_id, product_id, product_name, quantity, unit_price, subtotal, line_no)
 SELECT i.id, :oid6, i.product_id, i.product_name, i.quantity, i.unit_price::numeric, i.subtotal::numeric, i.line_no
 FROM unnest(:iids6::uuid[], :pids::text[], :pnames::text[], :qtys::int[], :prices::text[], :subs::text[])
@@ -228,13 +229,13 @@ VALUES (:scope, :req7, :fp, :oid7, :one, COALESCE(:ts, now()));
 INSERT INTO order_events (id, aggregate_id, event_type, data, user_id, timestamp, version,
   schema_version, request_id, correlation_id, causation_id, cell_id, service_name, trace_parent)
 VALUES (:eid7, :oid7, :etype, :data7, :scope, :ts, :one,
-  :one, NULLIF(:req7::text, ''), NULLIF(:corr7::text, ''), NULLIF(:req7::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
+  :schema, NULLIF(:req7::text, ''), NULLIF(:corr7::text, ''), NULLIF(:req7::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
 INSERT INTO orders (id, user_id, total_amount, status, shipping_address, created_at, updated_at, version,
   currency, payment_amount, payment_reference, paid_at, carrier, tracking_number, shipped_at, delivered_at,
-  cancel_reason, refund_due, refund_amount, cancelled_at)
+  cancel_reason, refund_due, refund_amount, cancelled_at, postal_address)
 VALUES (:oid7, :usr, :total::text::numeric, :status, :addr, :ts, :ts, :one,
   :cur, :null_payment_amount::text::numeric, :null_payment_reference, :null_paid_at, :null_carrier, :null_tracking_number, :null_shipped_at, :null_delivered_at,
-  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at);
+  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at, :null_postal_address::jsonb);
 INSERT INTO order_items (id, order_id, product_id, product_name, quantity, unit_price, subtotal, line_no)
 SELECT i.id, :oid7, i.product_id, i.product_name, i.quantity, i.unit_price::numeric, i.subtotal::numeric, i.line_no
 FROM unnest(:iids7::uuid[], :pids::text[], :pnames::text[], :qtys::int[], :prices::text[], :subs::text[])

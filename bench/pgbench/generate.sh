@@ -33,12 +33,13 @@ create() {
   echo "-- the idempotency lookup, then one pipeline BEGIN + inserts, then one pipeline"
   echo "-- COMMIT + relay wake-up. Run with: pgbench -M prepared -D step=0 -f create_order.sql"
   echo "\\set one 1"
+  echo "\\set schema 2"
   echo "\\if :step = 0"
   echo "-- Ids for the next $BLOCKS transactions (not part of the measured statements' shape)."
   printf "SELECT c.*"
   for k in $(seq 0 $((BLOCKS - 1))); do
     printf ",\n  o%d AS oid%d, e%d AS eid%d, '{' || a%d || ',' || b%d || '}' AS iids%d, 'pgbench-' || e%d AS req%d, r%d AS corr%d,\n" "$k" "$k" "$k" "$k" "$k" "$k" "$k" "$k" "$k" "$k" "$k"
-    printf "  json_build_object('items', json_build_array(json_build_object('id', a%d, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b%d, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o%d, 'total_amount', '29.99', 'shipping_address', c.addr)::text AS data%d" "$k" "$k" "$k" "$k"
+    printf "  json_build_object('items', json_build_array(json_build_object('id', a%d, 'quantity', 1, 'subtotal', '19.99', 'product_id', 'sku-1', 'unit_price', '19.99', 'product_name', 'Product 1'), json_build_object('id', b%d, 'quantity', 2, 'subtotal', '10.00', 'product_id', 'sku-2', 'unit_price', '5.00', 'product_name', 'Product 2')), 'user_id', c.usr, 'currency', 'USD', 'order_id', o%d, 'total_amount', '29.99', 'shipping_address', c.addr, 'postal_address', json_build_object('address_lines', json_build_array(c.addr)))::text AS data%d" "$k" "$k" "$k" "$k"
   done
   printf "\nFROM (SELECT clock_timestamp()::timestamp::text AS ts, 'user-' || (random() * 100)::int AS usr, 'anonymous' AS scope,\n"
   printf "    sha256(random()::text::bytea)::text AS fp, 'OrderCreated' AS etype, 'local' AS cell, 'order-service' AS svc,\n"
@@ -63,13 +64,13 @@ VALUES (:scope, :req$k, :fp, :oid$k, :one, COALESCE(:ts, now()));
 INSERT INTO order_events (id, aggregate_id, event_type, data, user_id, timestamp, version,
   schema_version, request_id, correlation_id, causation_id, cell_id, service_name, trace_parent)
 VALUES (:eid$k, :oid$k, :etype, :data$k, :scope, :ts, :one,
-  :one, NULLIF(:req$k::text, ''), NULLIF(:corr$k::text, ''), NULLIF(:req$k::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
+  :schema, NULLIF(:req$k::text, ''), NULLIF(:corr$k::text, ''), NULLIF(:req$k::text, ''), :cell, :svc, NULLIF(:null_trace::text, ''));
 INSERT INTO orders (id, user_id, total_amount, status, shipping_address, created_at, updated_at, version,
   currency, payment_amount, payment_reference, paid_at, carrier, tracking_number, shipped_at, delivered_at,
-  cancel_reason, refund_due, refund_amount, cancelled_at)
+  cancel_reason, refund_due, refund_amount, cancelled_at, postal_address)
 VALUES (:oid$k, :usr, :total::text::numeric, :status, :addr, :ts, :ts, :one,
   :cur, :null_payment_amount::text::numeric, :null_payment_reference, :null_paid_at, :null_carrier, :null_tracking_number, :null_shipped_at, :null_delivered_at,
-  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at);
+  :null_cancel_reason, :no, :null_refund_amount::text::numeric, :null_cancelled_at, :null_postal_address::jsonb);
 INSERT INTO order_items (id, order_id, product_id, product_name, quantity, unit_price, subtotal, line_no)
 SELECT i.id, :oid$k, i.product_id, i.product_name, i.quantity, i.unit_price::numeric, i.subtotal::numeric, i.line_no
 FROM unnest(:iids$k::uuid[], :pids::text[], :pnames::text[], :qtys::int[], :prices::text[], :subs::text[])
@@ -110,7 +111,7 @@ SELECT o.id, o.user_id, o.currency, o.shipping_address, o.status, o.total_amount
   o.created_at, o.updated_at, o.version,
   o.payment_amount::text, o.payment_reference, o.paid_at,
   o.carrier, o.tracking_number, o.shipped_at, o.delivered_at,
-  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at FROM orders o WHERE o.id = :rid$k;
+  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at, o.postal_address::text FROM orders o WHERE o.id = :rid$k;
 SELECT i.order_id, i.id, i.product_id, i.product_name, i.quantity, i.unit_price::text, i.subtotal::text FROM order_items i WHERE i.order_id = :rid$k ORDER BY i.line_no;
 COMMIT;
 \\endpipeline

@@ -28,7 +28,7 @@ SELECT o.id, o.user_id, o.currency, o.shipping_address, o.status, o.total_amount
   o.created_at, o.updated_at, o.version,
   o.payment_amount::text, o.payment_reference, o.paid_at,
   o.carrier, o.tracking_number, o.shipped_at, o.delivered_at,
-  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at FROM orders o WHERE o.id = :rid0;
+  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at, o.postal_address::text FROM orders o WHERE o.id = :rid0;
 SELECT i.order_id, i.id, i.product_id, i.product_name, i.quantity, i.unit_price::text, i.subtotal::text FROM order_items i WHERE i.order_id = :rid0 ORDER BY i.line_no;
 COMMIT;
 \endpipeline
@@ -39,7 +39,7 @@ SELECT o.id, o.user_id, o.currency, o.shipping_address, o.status, o.total_amount
   o.created_at, o.updated_at, o.version,
   o.payment_amount::text, o.payment_reference, o.paid_at,
   o.carrier, o.tracking_number, o.shipped_at, o.delivered_at,
-  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at FROM orders o WHERE o.id = :rid1;
+  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at, o.postal_address::text FROM orders o WHERE o.id = :rid1;
 SELECT i.order_id, i.id, i.product_id, i.product_name, i.quantity, i.unit_price::text, i.subtotal::text FROM order_items i WHERE i.order_id = :rid1 ORDER BY i.line_no;
 COMMIT;
 \endpipeline
@@ -50,7 +50,7 @@ SELECT o.id, o.user_id, o.currency, o.shipping_address, o.status, o.total_amount
   o.created_at, o.updated_at, o.version,
   o.payment_amount::text, o.payment_reference, o.paid_at,
   o.carrier, o.tracking_number, o.shipped_at, o.delivered_at,
-  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at FROM orders o WHERE o.id = :rid2;
+  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at, o.postal_address::text FROM orders o WHERE o.id = :rid2;
 SELECT i.order_id, i.id, i.product_id, i.product_name, i.quantity, i.unit_price::text, i.subtotal::text FROM order_items i WHERE i.order_id = :rid2 ORDER BY i.line_no;
 COMMIT;
 \endpipeline
@@ -61,7 +61,7 @@ SELECT o.id, o.user_id, o.currency, o.shipping_address, o.status, o.total_amount
   o.created_at, o.updated_at, o.version,
   o.payment_amount::text, o.payment_reference, o.paid_at,
   o.carrier, o.tracking_number, o.shipped_at, o.delivered_at,
-  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at FROM orders o WHERE o.id = :rid3;
+  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at, o.postal_address::text FROM orders o WHERE o.id = :rid3;
 SELECT i.order_id, i.id, i.product_id, i.product_name, i.quantity, i.unit_price::text, i.subtotal::text FROM order_items i WHERE i.order_id = :rid3 ORDER BY i.line_no;
 COMMIT;
 \endpipeline
@@ -72,7 +72,7 @@ SELECT o.id, o.user_id, o.currency, o.shipping_address, o.status, o.total_amount
   o.created_at, o.updated_at, o.version,
   o.payment_amount::text, o.payment_reference, o.paid_at,
   o.carrier, o.tracking_number, o.shipped_at, o.delivered_at,
-  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at FROM orders o WHERE o.id = :rid4;
+  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at, o.postal_address::text FROM orders o WHERE o.id = :rid4;
 SELECT i.order_id, i.id, i.product_id, i.product_name, i.quantity, i.unit_price::text, i.subtotal::text FROM order_items i WHERE i.order_id = :rid4 ORDER BY i.line_no;
 COMMIT;
 \endpipeline
@@ -83,7 +83,7 @@ SELECT o.id, o.user_id, o.currency, o.shipping_address, o.status, o.total_amount
   o.created_at, o.updated_at, o.version,
   o.payment_amount::text, o.payment_reference, o.paid_at,
   o.carrier, o.tracking_number, o.shipped_at, o.delivered_at,
-  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at FROM orders o WHERE o.id = :rid5;
+  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at, o.postal_address::text FROM orders o WHERE o.id = :rid5;
 SELECT i.order_id, i.id, i.product_id, i.product_name, i.quantity, i.unit_price::text, i.subtotal::text FROM order_items i WHERE i.order_id = :rid5 ORDER BY i.line_no;
 COMMIT;
 \endpipeline
@@ -94,7 +94,7 @@ SELECT o.id, o.user_id, o.currency, o.shipping_address, o.status, o.total_amount
   o.created_at, o.updated_at, o.version,
   o.payment_amount::text, o.payment_reference, o.paid_at,
   o.carrier, o.tracking_number, o.shipped_at, o.delivered_at,
-  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at FROM orders o WHERE o.id = :rid6;
+  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at, o.postal_address::text FROM orders o WHERE o.id = :rid6;
 SELECT i.order_id, i.id, i.product_id, i.product_name, i.quantity, i.unit_price::text, i.subtotal::text FROM order_items i WHERE i.order_id = :rid6 ORDER BY i.line_no;
 COMMIT;
 \endpipeline
@@ -105,7 +105,7 @@ SELECT o.id, o.user_id, o.currency, o.shipping_address, o.status, o.total_amount
   o.created_at, o.updated_at, o.version,
   o.payment_amount::text, o.payment_reference, o.paid_at,
   o.carrier, o.tracking_number, o.shipped_at, o.delivered_at,
-  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at FROM orders o WHERE o.id = :rid7;
+  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at, o.postal_address::text FROM orders o WHERE o.id = :rid7;
 SELECT i.order_id, i.id, i.product_id, i.product_name, i.quantity, i.unit_price::text, i.subtotal::text FROM order_items i WHERE i.order_id = :rid7 ORDER BY i.line_no;
 COMMIT;
 \endpipeline

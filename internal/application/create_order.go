@@ -10,10 +10,13 @@ import (
 
 // CreateOrder places a new order.
 type CreateOrder struct {
-	Meta            CommandMeta
-	UserID          string
-	Items           []NewItem
+	Meta   CommandMeta
+	UserID string
+	Items  []NewItem
+	// The address, exactly one of: ShippingAddress, free text, or
+	// PostalAddress, structured.
 	ShippingAddress string
+	PostalAddress   *order.PostalAddressFields
 	Currency        string // empty: the configured default
 }
 
@@ -29,7 +32,8 @@ type NewItem struct {
 
 // CreateOrder handles CreateOrder.
 func (c *Commands) CreateOrder(ctx context.Context, cmd CreateOrder) (order.State, error) {
-	fp := fingerprint("CreateOrder", cmd.UserID, cmd.ShippingAddress, cmd.Currency, fmt.Sprintf("%+v", cmd.Items))
+	fp := fingerprint("CreateOrder", addressFingerprint(
+		[]any{cmd.UserID, cmd.ShippingAddress, cmd.Currency, fmt.Sprintf("%+v", cmd.Items)}, cmd.PostalAddress)...)
 	if snap, replayed, err := c.replay(ctx, cmd.Meta, fp); replayed || err != nil {
 		return snap, err
 	}
@@ -46,7 +50,7 @@ func (c *Commands) CreateOrder(ctx context.Context, cmd CreateOrder) (order.Stat
 			return order.State{}, err
 		}
 	}
-	address, err := order.NewShippingAddress(cmd.ShippingAddress)
+	address, err := shippingAddress(cmd.ShippingAddress, cmd.PostalAddress)
 	if err != nil {
 		return order.State{}, err
 	}
@@ -93,4 +97,27 @@ func (c *Commands) lineItem(prefix string, it NewItem, currency order.Currency) 
 		return order.LineItem{}, &order.ValidationError{Field: prefix + v.Field, Reason: v.Reason}
 	}
 	return item, err
+}
+
+// shippingAddress is the address a command gives: exactly one of a free
+// text (order.AddressFromText, the seed's plain string) and a structured
+// address.
+func shippingAddress(text string, structured *order.PostalAddressFields) (order.PostalAddress, error) {
+	switch {
+	case structured != nil && text != "":
+		return order.PostalAddress{}, &order.ValidationError{Field: "postal_address", Reason: "give shipping_address or postal_address, not both"}
+	case structured != nil:
+		return order.NewPostalAddress(*structured)
+	}
+	return order.AddressFromText(text)
+}
+
+// addressFingerprint adds a structured address to a command's fingerprint
+// fields; without one they stay what they were before addresses had
+// structure, so a request retried across the upgrade still matches.
+func addressFingerprint(fields []any, structured *order.PostalAddressFields) []any {
+	if structured == nil {
+		return fields
+	}
+	return append(fields, fmt.Sprintf("%+v", *structured))
 }

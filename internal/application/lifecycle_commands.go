@@ -9,18 +9,26 @@ import (
 
 // ChangeShippingAddress sets a new destination until the order ships.
 type ChangeShippingAddress struct {
-	Meta            CommandMeta
-	OrderID         string
+	Meta    CommandMeta
+	OrderID string
+	// The new address, exactly one of: ShippingAddress, free text, or
+	// PostalAddress, structured.
 	ShippingAddress string
+	PostalAddress   *order.PostalAddressFields
 }
 
 func (cmd ChangeShippingAddress) target() (string, int) { return cmd.OrderID, cmd.Meta.ExpectedVersion }
 
 // ChangeShippingAddress handles ChangeShippingAddress.
 func (c *Commands) ChangeShippingAddress(ctx context.Context, cmd ChangeShippingAddress) (order.State, error) {
-	fp := fingerprint("ChangeShippingAddress", cmd.OrderID, cmd.Meta.ExpectedVersion, cmd.ShippingAddress)
+	fp := fingerprint("ChangeShippingAddress", addressFingerprint(
+		[]any{cmd.OrderID, cmd.Meta.ExpectedVersion, cmd.ShippingAddress}, cmd.PostalAddress)...)
 	return c.mutate(ctx, cmd.Meta, cmd.OrderID, order.ActionChangeAddress, fp, func(o *order.Order, now time.Time) error {
-		return o.ChangeShippingAddress(order.ShippingAddress(cmd.ShippingAddress), now)
+		address, err := shippingAddress(cmd.ShippingAddress, cmd.PostalAddress)
+		if err != nil {
+			return err
+		}
+		return o.ChangeShippingAddress(address, now)
 	})
 }
 

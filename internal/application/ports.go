@@ -60,8 +60,10 @@ type EventMetadata struct {
 }
 
 // CurrentEventSchemaVersion is the version of the event payload schema this
-// code writes.
-const CurrentEventSchemaVersion = 1
+// code writes: one version for the whole order.v1 event schema. Version 2
+// gave OrderCreated and ShippingAddressChanged a structured postal_address;
+// older rows are upcast when read (eventlog.Registered).
+const CurrentEventSchemaVersion = 2
 
 // ReadModel answers queries from the projection (orders, order_items) and the
 // event log's history view. It never replays events.
@@ -72,7 +74,8 @@ type ReadModel interface {
 	// both descending), after the cursor when one is given, at most Limit.
 	ListOrders(ctx context.Context, f OrderFilter) ([]order.State, error)
 	// ListOrderEvents returns an order's events with version > AfterVersion
-	// in version order, at most limit.
+	// in version order, at most limit, each brought to the current schema
+	// version (the shape the relay publishes).
 	ListOrderEvents(ctx context.Context, id order.ID, afterVersion, limit int) ([]EventRecord, error)
 }
 
@@ -97,8 +100,9 @@ type EventRecord struct {
 	Type       string
 	Version    int
 	OccurredAt time.Time
-	// Data is the event payload exactly as stored and published (the
-	// protobuf JSON of the order.v1 event message).
+	// Data is the event payload, the protobuf JSON of the order.v1 event
+	// message, at Metadata.SchemaVersion: as stored when written, at the
+	// current version when read back (ListOrderEvents upcasts).
 	Data     []byte
 	Metadata EventMetadata
 }

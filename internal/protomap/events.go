@@ -39,7 +39,8 @@ func EventPayload(e order.Event) (proto.Message, error) {
 	case order.OrderCreated:
 		return &orderv1.OrderCreated{
 			OrderId: e.OrderID.String(), UserId: string(e.UserID), Currency: string(e.Currency),
-			ShippingAddress: string(e.ShippingAddress), Items: LineItems(e.Items), TotalAmount: e.Total.String(),
+			ShippingAddress: e.ShippingAddress.Format(), Items: LineItems(e.Items), TotalAmount: e.Total.String(),
+			PostalAddress: PostalAddress(e.ShippingAddress),
 		}, nil
 	case order.OrderItemAdded:
 		return &orderv1.OrderItemAdded{Item: LineItem(e.Item), TotalAmount: e.Total.String()}, nil
@@ -51,7 +52,7 @@ func EventPayload(e order.Event) (proto.Message, error) {
 			Subtotal: e.Subtotal.String(), TotalAmount: e.Total.String(),
 		}, nil
 	case order.ShippingAddressChanged:
-		return &orderv1.ShippingAddressChanged{ShippingAddress: string(e.ShippingAddress)}, nil
+		return &orderv1.ShippingAddressChanged{ShippingAddress: e.ShippingAddress.Format(), PostalAddress: PostalAddress(e.ShippingAddress)}, nil
 	case order.OrderConfirmed:
 		return &orderv1.OrderConfirmed{}, nil
 	case order.OrderPaid:
@@ -135,7 +136,7 @@ func fromPayload(h order.EventHeader, msg proto.Message, currency order.Currency
 		d.currency = order.Currency(m.GetCurrency())
 		created := order.OrderCreated{
 			EventHeader: h, UserID: order.UserID(m.GetUserId()), Currency: d.currency,
-			ShippingAddress: order.ShippingAddress(m.GetShippingAddress()), Items: d.items(m.GetItems()),
+			ShippingAddress: d.address(m.GetPostalAddress(), m.GetShippingAddress()), Items: d.items(m.GetItems()),
 			Total: d.money(m.GetTotalAmount()),
 		}
 		d.checkCreated(created)
@@ -150,7 +151,7 @@ func fromPayload(h order.EventHeader, msg proto.Message, currency order.Currency
 			Quantity: d.quantity(int64(m.GetQuantity())), Subtotal: d.money(m.GetSubtotal()), Total: d.money(m.GetTotalAmount()),
 		}
 	case *orderv1.ShippingAddressChanged:
-		e = order.ShippingAddressChanged{EventHeader: h, ShippingAddress: d.address(m.GetShippingAddress())}
+		e = order.ShippingAddressChanged{EventHeader: h, ShippingAddress: d.address(m.GetPostalAddress(), m.GetShippingAddress())}
 	case *orderv1.OrderConfirmed:
 		e = order.OrderConfirmed{EventHeader: h}
 	case *orderv1.OrderPaid:
@@ -195,8 +196,8 @@ func (d *decoder) text(field, s string) string {
 	return s
 }
 
-func (d *decoder) address(s string) order.ShippingAddress {
-	a, err := order.NewShippingAddress(s)
+func (d *decoder) address(postal *orderv1.PostalAddress, text string) order.PostalAddress {
+	a, err := AddressOf(postal, text)
 	d.fail(err)
 	return a
 }

@@ -30,9 +30,10 @@ func lifecycles(t *testing.T) [][]order.Event {
 	widget := line(1, "sku-a", "Widget", 2, 1999, eur)
 	gadget := line(2, "sku-b", "Gadget", 1, 500, eur)
 	gizmo := line(3, "sku-c", "Gizmo – größe 日本", 3, 250, eur)
-	create := func(n int) *order.Order {
-		return must(order.Create(idN(n), "user-1", eur, "1 Main St", []order.LineItem{widget, gadget}, at(1)))(t)
+	createAt := func(n int, a order.PostalAddress) *order.Order {
+		return must(order.Create(idN(n), "user-1", eur, a, []order.LineItem{widget, gadget}, at(1)))(t)
 	}
+	create := func(n int) *order.Order { return createAt(n, text("1 Main St")) }
 	check := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -44,14 +45,14 @@ func lifecycles(t *testing.T) [][]order.Event {
 	check(delivered.AddItem(gizmo, at(2)))
 	check(delivered.ChangeItemQuantity("sku-a", 3, at(3)))
 	check(delivered.RemoveItem("sku-b", at(4)))
-	check(delivered.ChangeShippingAddress("2 Elm St\r\nApt 3", at(5)))
+	check(delivered.ChangeShippingAddress(structured(), at(5)))
 	check(delivered.Confirm(at(6)))
 	total := delivered.State().Total
 	check(delivered.Pay(total, "ref-1", at(7)))
 	check(delivered.Ship("UPS", "1Z999AA10123456784", at(8)))
 	check(delivered.Deliver(at(9)))
 
-	refunded := create(2)
+	refunded := createAt(2, text("2 Elm St\r\nApt 3"))
 	check(refunded.Confirm(at(2)))
 	check(refunded.Pay(refunded.State().Total, "", at(3)))
 	check(refunded.Cancel("changed my mind", at(4)))
@@ -120,7 +121,7 @@ func TestEdgeCaseEventsRoundTrip(t *testing.T) {
 		created(order.MaxItems, usd),
 		order.OrderCreated{
 			EventHeader: hdr(1), UserID: "ユーザー \"quoted\" \\ <tag>", Currency: "CHF",
-			ShippingAddress: "Bahnhofstrasse 1\r\n8001 Zürich\n\u2028", Items: []order.LineItem{line(1, "p", "n", 1, 1, "CHF")}, Total: money(1, "CHF"),
+			ShippingAddress: text("Bahnhofstrasse 1\r\n8001 Zürich\n\u2028"), Items: []order.LineItem{line(1, "p", "n", 1, 1, "CHF")}, Total: money(1, "CHF"),
 		},
 		order.OrderItemAdded{EventHeader: hdr(2), Item: big, Total: maxPrice},
 		order.OrderItemAdded{EventHeader: hdr(2), Item: free, Total: money(0, usd)},
@@ -129,7 +130,9 @@ func TestEdgeCaseEventsRoundTrip(t *testing.T) {
 			EventHeader: hdr(4), ItemID: idN(1000), ProductID: "sku-000",
 			Quantity: quantity(order.MaxQuantity), Subtotal: money(1_000_000, usd), Total: money(1_000_000, usd),
 		},
-		order.ShippingAddressChanged{EventHeader: hdr(5), ShippingAddress: "x"},
+		order.ShippingAddressChanged{EventHeader: hdr(5), ShippingAddress: text("x")},
+		order.ShippingAddressChanged{EventHeader: hdr(5), ShippingAddress: text("1\n2\n3\n4\n5\n6\n7")},
+		order.ShippingAddressChanged{EventHeader: hdr(5), ShippingAddress: structured()},
 		order.OrderConfirmed{EventHeader: hdr(6)},
 		order.OrderPaid{EventHeader: hdr(7), Amount: money(0, usd), PaymentReference: ""},
 		order.OrderPaid{EventHeader: hdr(7), Amount: money(12345, usd), PaymentReference: "pi_3N…"},
@@ -190,14 +193,14 @@ func TestPayloadJSONUsesProtoFieldNames(t *testing.T) {
 		event order.Event
 		keys  []string
 	}{
-		{created(2, usd), append([]string{"order_id", "user_id", "currency", "shipping_address", "items", "total_amount"}, prefixed("items.", item)...)},
+		{created(2, usd), append([]string{"order_id", "user_id", "currency", "shipping_address", "items", "total_amount", "postal_address", "postal_address.address_lines"}, prefixed("items.", item)...)},
 		{order.OrderItemAdded{EventHeader: hdr(2), Item: line(3, "p", "n", 2, 150, usd), Total: money(300, usd)},
 			append([]string{"item", "total_amount"}, prefixed("item.", item)...)},
 		{order.OrderItemRemoved{EventHeader: hdr(3), ItemID: idN(3), ProductID: "p", Total: money(5, usd)},
 			[]string{"item_id", "product_id", "total_amount"}},
 		{order.OrderItemQuantityChanged{EventHeader: hdr(4), ItemID: idN(3), ProductID: "p", Quantity: quantity(3), Subtotal: money(450, usd), Total: money(450, usd)},
 			[]string{"item_id", "product_id", "quantity", "subtotal", "total_amount"}},
-		{order.ShippingAddressChanged{EventHeader: hdr(5), ShippingAddress: "b"}, []string{"shipping_address"}},
+		{order.ShippingAddressChanged{EventHeader: hdr(5), ShippingAddress: text("b")}, []string{"shipping_address", "postal_address", "postal_address.address_lines"}},
 		{order.OrderConfirmed{EventHeader: hdr(6)}, nil},
 		{order.OrderPaid{EventHeader: hdr(7), Amount: money(450, usd), PaymentReference: "ref"}, []string{"amount", "currency", "payment_reference"}},
 		{order.OrderShipped{EventHeader: hdr(8), Carrier: "UPS", TrackingNumber: "1Z"}, []string{"carrier", "tracking_number"}},

@@ -28,7 +28,7 @@ func FuzzUnmarshalEvent(f *testing.F) {
 		order.OrderItemAdded{EventHeader: hdr(2), Item: line(3, "p", "n", 2, 150, usd), Total: money(300, usd)},
 		order.OrderItemRemoved{EventHeader: hdr(3), ItemID: idN(3), ProductID: "p", Total: money(5, usd)},
 		order.OrderItemQuantityChanged{EventHeader: hdr(4), ItemID: idN(3), ProductID: "p", Quantity: quantity(3), Subtotal: money(450, usd), Total: money(450, usd)},
-		order.ShippingAddressChanged{EventHeader: hdr(5), ShippingAddress: "b\nc"},
+		order.ShippingAddressChanged{EventHeader: hdr(5), ShippingAddress: text("b\nc")},
 		order.OrderConfirmed{EventHeader: hdr(6)},
 		order.OrderPaid{EventHeader: hdr(7), Amount: money(450, usd), PaymentReference: "ref"},
 		order.OrderShipped{EventHeader: hdr(8), Carrier: "UPS", TrackingNumber: "1Z"},

@@ -83,7 +83,7 @@ func created(n int, c order.Currency) order.OrderCreated {
 	}
 	return order.OrderCreated{
 		EventHeader: hdr(1), UserID: "user-1", Currency: c,
-		ShippingAddress: "1 Main St\nSpringfield", Items: items, Total: total,
+		ShippingAddress: text("1 Main St\nSpringfield"), Items: items, Total: total,
 	}
 }
 
@@ -97,4 +97,25 @@ func must[T any](v T, err error) func(testing.TB) T {
 		}
 		return v
 	}
+}
+
+// text is the address of a valid free text.
+func text(s string) order.PostalAddress {
+	a, err := order.AddressFromText(s)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+// structured is a structured address with every part set.
+func structured() order.PostalAddress {
+	a, err := order.NewPostalAddress(order.PostalAddressFields{
+		Recipient: "Erika Mustermann", Lines: []string{"Unter den Linden 1", "3. OG"}, PostalCode: "10117",
+		Locality: "Berlin", AdministrativeArea: "Berlin", RegionCode: "DE",
+	})
+	if err != nil {
+		panic(err)
+	}
+	return a
 }

@@ -14,7 +14,7 @@ import (
 func Order(s order.State) *orderv1.Order {
 	o := &orderv1.Order{
 		Id: s.ID.String(), UserId: string(s.UserID), Items: LineItems(s.Items),
-		ShippingAddress: string(s.ShippingAddress), Status: Status(s.Status), Currency: string(s.Currency),
+		ShippingAddress: s.ShippingAddress.Format(), PostalAddress: PostalAddress(s.ShippingAddress), Status: Status(s.Status), Currency: string(s.Currency),
 		TotalAmount: s.Total.String(), Version: int64(s.Version),
 		CreateTime: timestamppb.New(s.CreatedAt), UpdateTime: timestamppb.New(s.UpdatedAt),
 	}

@@ -19,7 +19,7 @@ import (
 
 func snapshotOf(t *testing.T, steps ...func(o *order.Order, now time.Time) error) order.State {
 	t.Helper()
-	o := must(order.Create(fixtureOrder, "user-1", eur, "1 Main St\nSpringfield",
+	o := must(order.Create(fixtureOrder, "user-1", eur, text("1 Main St\nSpringfield"),
 		[]order.LineItem{line(1, "sku-a", "Widget", 2, 1999, eur), line(2, "sku-b", "Gadget", 1, 500, eur)}, at(1)))(t)
 	for _, step := range steps {
 		if err := step(o, at(o.Version()+1)); err != nil {
@@ -41,6 +41,7 @@ var (
 func wantOrder(status orderv1.OrderStatus, v int) *orderv1.Order {
 	return &orderv1.Order{
 		Id: fixtureOrder.String(), UserId: "user-1", ShippingAddress: "1 Main St\nSpringfield",
+		PostalAddress: &orderv1.PostalAddress{AddressLines: []string{"1 Main St", "Springfield"}},
 		Items: []*orderv1.LineItem{
 			{Id: idN(1001).String(), ProductId: "sku-a", ProductName: "Widget", Quantity: 2, UnitPrice: "19.99", Subtotal: "39.98"},
 			{Id: idN(1002).String(), ProductId: "sku-b", ProductName: "Gadget", Quantity: 1, UnitPrice: "5.00", Subtotal: "5.00"},
@@ -74,6 +75,17 @@ func TestOrderMapsEveryField(t *testing.T) {
 			o := wantOrder(orderv1.OrderStatus_ORDER_STATUS_DELIVERED, 5)
 			o.Payment = &orderv1.Payment{Amount: "44.98", PaymentReference: "pi_123", PayTime: ts(3)}
 			o.Shipment = &orderv1.Shipment{Carrier: "UPS", TrackingNumber: "1Z999", ShipTime: ts(4), DeliverTime: ts(5)}
+			return o
+		}()},
+		{"structured address", snapshotOf(t, func(o *order.Order, now time.Time) error {
+			return o.ChangeShippingAddress(structured(), now)
+		}), func() *orderv1.Order {
+			o := wantOrder(orderv1.OrderStatus_ORDER_STATUS_PENDING, 2)
+			o.ShippingAddress = "Erika Mustermann\nUnter den Linden 1\n3. OG\n10117 Berlin\nBerlin\nDE"
+			o.PostalAddress = &orderv1.PostalAddress{
+				Recipient: "Erika Mustermann", AddressLines: []string{"Unter den Linden 1", "3. OG"}, PostalCode: "10117",
+				Locality: "Berlin", AdministrativeArea: "Berlin", RegionCode: "DE",
+			}
 			return o
 		}()},
 		{"cancelled while pending: no refund", snapshotOf(t, cancel), func() *orderv1.Order {

@@ -311,12 +311,17 @@ type OrderCreated struct {
 	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// ISO 4217 code of the currency of every amount in the order.
 	Currency string `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
-	// The postal address to ship to.
+	// The address to ship to as text. Schema version 1 had only this; since
+	// version 2 it is postal_address formatted (Order.shipping_address).
 	ShippingAddress string `protobuf:"bytes,4,opt,name=shipping_address,json=shippingAddress,proto3" json:"shipping_address,omitempty"`
 	// The initial items, with their server-assigned ids and subtotals.
 	Items []*LineItem `protobuf:"bytes,5,rep,name=items,proto3" json:"items,omitempty"`
 	// Sum of the items' subtotals, a decimal string.
-	TotalAmount   string `protobuf:"bytes,6,opt,name=total_amount,json=totalAmount,proto3" json:"total_amount,omitempty"`
+	TotalAmount string `protobuf:"bytes,6,opt,name=total_amount,json=totalAmount,proto3" json:"total_amount,omitempty"`
+	// The address to ship to, structured (since schema version 2; events
+	// stored in version 1 are published with the structure derived from the
+	// text: address_lines only, no region_code).
+	PostalAddress *PostalAddress `protobuf:"bytes,7,opt,name=postal_address,json=postalAddress,proto3" json:"postal_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -391,6 +396,13 @@ func (x *OrderCreated) GetTotalAmount() string {
 		return x.TotalAmount
 	}
 	return ""
+}
+
+func (x *OrderCreated) GetPostalAddress() *PostalAddress {
+	if x != nil {
+		return x.PostalAddress
+	}
+	return nil
 }
 
 // OrderItemAdded records a product added to a PENDING order.
@@ -598,10 +610,14 @@ func (x *OrderItemQuantityChanged) GetTotalAmount() string {
 // ShippingAddressChanged records a new shipping address.
 type ShippingAddressChanged struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The new postal address.
+	// The new address as text. Schema version 1 had only this; since version
+	// 2 it is postal_address formatted (Order.shipping_address).
 	ShippingAddress string `protobuf:"bytes,1,opt,name=shipping_address,json=shippingAddress,proto3" json:"shipping_address,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The new address, structured (since schema version 2; events stored in
+	// version 1 are published with the structure derived from the text).
+	PostalAddress *PostalAddress `protobuf:"bytes,2,opt,name=postal_address,json=postalAddress,proto3" json:"postal_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ShippingAddressChanged) Reset() {
@@ -639,6 +655,13 @@ func (x *ShippingAddressChanged) GetShippingAddress() string {
 		return x.ShippingAddress
 	}
 	return ""
+}
+
+func (x *ShippingAddressChanged) GetPostalAddress() *PostalAddress {
+	if x != nil {
+		return x.PostalAddress
+	}
+	return nil
 }
 
 // OrderConfirmed records that the order was confirmed. The order is
@@ -938,14 +961,15 @@ const file_order_v1_events_proto_rawDesc = "" +
 	"\rorder_shipped\x18\x11 \x01(\v2\x16.order.v1.OrderShippedH\x00R\forderShipped\x12C\n" +
 	"\x0forder_delivered\x18\x12 \x01(\v2\x18.order.v1.OrderDeliveredH\x00R\x0eorderDelivered\x12C\n" +
 	"\x0forder_cancelled\x18\x13 \x01(\v2\x18.order.v1.OrderCancelledH\x00R\x0eorderCancelledB\t\n" +
-	"\apayload\"\xd6\x01\n" +
+	"\apayload\"\x96\x02\n" +
 	"\fOrderCreated\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1a\n" +
 	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x12)\n" +
 	"\x10shipping_address\x18\x04 \x01(\tR\x0fshippingAddress\x12(\n" +
 	"\x05items\x18\x05 \x03(\v2\x12.order.v1.LineItemR\x05items\x12!\n" +
-	"\ftotal_amount\x18\x06 \x01(\tR\vtotalAmount\"[\n" +
+	"\ftotal_amount\x18\x06 \x01(\tR\vtotalAmount\x12>\n" +
+	"\x0epostal_address\x18\a \x01(\v2\x17.order.v1.PostalAddressR\rpostalAddress\"[\n" +
 	"\x0eOrderItemAdded\x12&\n" +
 	"\x04item\x18\x01 \x01(\v2\x12.order.v1.LineItemR\x04item\x12!\n" +
 	"\ftotal_amount\x18\x02 \x01(\tR\vtotalAmount\"m\n" +
@@ -960,9 +984,10 @@ const file_order_v1_events_proto_rawDesc = "" +
 	"product_id\x18\x02 \x01(\tR\tproductId\x12\x1a\n" +
 	"\bquantity\x18\x03 \x01(\x05R\bquantity\x12\x1a\n" +
 	"\bsubtotal\x18\x04 \x01(\tR\bsubtotal\x12!\n" +
-	"\ftotal_amount\x18\x05 \x01(\tR\vtotalAmount\"C\n" +
+	"\ftotal_amount\x18\x05 \x01(\tR\vtotalAmount\"\x83\x01\n" +
 	"\x16ShippingAddressChanged\x12)\n" +
-	"\x10shipping_address\x18\x01 \x01(\tR\x0fshippingAddress\"\x10\n" +
+	"\x10shipping_address\x18\x01 \x01(\tR\x0fshippingAddress\x12>\n" +
+	"\x0epostal_address\x18\x02 \x01(\v2\x17.order.v1.PostalAddressR\rpostalAddress\"\x10\n" +
 	"\x0eOrderConfirmed\"l\n" +
 	"\tOrderPaid\x12\x16\n" +
 	"\x06amount\x18\x01 \x01(\tR\x06amount\x12\x1a\n" +
@@ -1006,7 +1031,8 @@ var file_order_v1_events_proto_goTypes = []any{
 	(*OrderCancelled)(nil),           // 10: order.v1.OrderCancelled
 	(*timestamppb.Timestamp)(nil),    // 11: google.protobuf.Timestamp
 	(*LineItem)(nil),                 // 12: order.v1.LineItem
-	(OrderStatus)(0),                 // 13: order.v1.OrderStatus
+	(*PostalAddress)(nil),            // 13: order.v1.PostalAddress
+	(OrderStatus)(0),                 // 14: order.v1.OrderStatus
 }
 var file_order_v1_events_proto_depIdxs = []int32{
 	11, // 0: order.v1.OrderEvent.occur_time:type_name -> google.protobuf.Timestamp
@@ -1021,13 +1047,15 @@ var file_order_v1_events_proto_depIdxs = []int32{
 	9,  // 9: order.v1.OrderEvent.order_delivered:type_name -> order.v1.OrderDelivered
 	10, // 10: order.v1.OrderEvent.order_cancelled:type_name -> order.v1.OrderCancelled
 	12, // 11: order.v1.OrderCreated.items:type_name -> order.v1.LineItem
-	12, // 12: order.v1.OrderItemAdded.item:type_name -> order.v1.LineItem
-	13, // 13: order.v1.OrderCancelled.previous_status:type_name -> order.v1.OrderStatus
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	13, // 12: order.v1.OrderCreated.postal_address:type_name -> order.v1.PostalAddress
+	12, // 13: order.v1.OrderItemAdded.item:type_name -> order.v1.LineItem
+	13, // 14: order.v1.ShippingAddressChanged.postal_address:type_name -> order.v1.PostalAddress
+	14, // 15: order.v1.OrderCancelled.previous_status:type_name -> order.v1.OrderStatus
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_order_v1_events_proto_init() }

@@ -106,13 +106,18 @@ type CreateOrderRequest struct {
 	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// The products to order: 1 to 100 items, each product at most once.
 	Items []*NewLineItem `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
-	// The postal address to ship to, 1 to 1000 characters, not blank.
+	// The address to ship to as free text, 1 to 1000 characters, not
+	// blank. Give it or postal_address, not both (the server checks: an
+	// empty one without postal_address is an invalid shipping_address).
 	ShippingAddress string `protobuf:"bytes,3,opt,name=shipping_address,json=shippingAddress,proto3" json:"shipping_address,omitempty"`
 	// ISO 4217 code of the order's currency, e.g. "EUR". Empty means the
 	// server's default currency, USD.
 	Currency string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
 	// Optional idempotency key: up to 128 printable ASCII characters.
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The address to ship to, structured. Give it or shipping_address,
+	// not both.
+	PostalAddress *PostalAddress `protobuf:"bytes,6,opt,name=postal_address,json=postalAddress,proto3" json:"postal_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -180,6 +185,13 @@ func (x *CreateOrderRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *CreateOrderRequest) GetPostalAddress() *PostalAddress {
+	if x != nil {
+		return x.PostalAddress
+	}
+	return nil
 }
 
 // Response of CreateOrder.
@@ -843,12 +855,17 @@ type ChangeShippingAddressRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Identifier of the order, a UUID.
 	OrderId string `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
-	// The new postal address, 1 to 1000 characters, not blank.
+	// The new address as free text, 1 to 1000 characters, not
+	// blank. Give it or postal_address, not both (the server checks: an
+	// empty one without postal_address is an invalid shipping_address).
 	ShippingAddress string `protobuf:"bytes,2,opt,name=shipping_address,json=shippingAddress,proto3" json:"shipping_address,omitempty"`
 	// The order's version as last read, or 0 to skip the check.
 	ExpectedVersion int64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
 	// Optional idempotency key: up to 128 printable ASCII characters.
-	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The new address, structured. Give it or shipping_address,
+	// not both.
+	PostalAddress *PostalAddress `protobuf:"bytes,5,opt,name=postal_address,json=postalAddress,proto3" json:"postal_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -909,6 +926,13 @@ func (x *ChangeShippingAddressRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *ChangeShippingAddressRequest) GetPostalAddress() *PostalAddress {
+	if x != nil {
+		return x.PostalAddress
+	}
+	return nil
 }
 
 // Response of ChangeShippingAddress.
@@ -1710,17 +1734,18 @@ const file_order_v1_order_proto_rawDesc = "" +
 	"\bquantity\x18\x03 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\x90N(\x01R\bquantity\x12(\n" +
 	"\n" +
-	"unit_price\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\tunitPrice\"\xc5\x03\n" +
+	"unit_price\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\tunitPrice\"\x86\x04\n" +
 	"\x12CreateOrderRequest\x12#\n" +
 	"\auser_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xff\x01R\x06userId\x12\xa7\x01\n" +
 	"\x05items\x18\x02 \x03(\v2\x15.order.v1.NewLineItemBz\xbaHw\xba\x01m\n" +
-	"\x17items.unique_product_id\x12(each product_id must appear at most once\x1a(this.map(item, item.product_id).unique()\x92\x01\x04\b\x01\x10dR\x05items\x12\x88\x01\n" +
-	"\x10shipping_address\x18\x03 \x01(\tB]\xbaHZ\xba\x01P\n" +
-	"\x1ashipping_address.not_blank\x12\x11must not be blank\x1a\x1fthis == '' || this.trim() != ''r\x05\x10\x01\x18\xe8\aR\x0fshippingAddress\x12(\n" +
+	"\x17items.unique_product_id\x12(each product_id must appear at most once\x1a(this.map(item, item.product_id).unique()\x92\x01\x04\b\x01\x10dR\x05items\x12\x89\x01\n" +
+	"\x10shipping_address\x18\x03 \x01(\tB^\xbaH[\xba\x01P\n" +
+	"\x1ashipping_address.not_blank\x12\x11must not be blank\x1a\x1fthis == '' || this.trim() != ''\xd8\x01\x01r\x03\x18\xe8\aR\x0fshippingAddress\x12(\n" +
 	"\bcurrency\x18\x04 \x01(\tB\f\xbaH\t\xd8\x01\x01r\x04\xd0\xc6'\x01R\bcurrency\x12+\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"<\n" +
+	"request_id\x18\x05 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\x12>\n" +
+	"\x0epostal_address\x18\x06 \x01(\v2\x17.order.v1.PostalAddressR\rpostalAddress\"<\n" +
 	"\x13CreateOrderResponse\x12%\n" +
 	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xc9\x01\n" +
 	"\x0fGetOrderRequest\x12#\n" +
@@ -1773,14 +1798,15 @@ const file_order_v1_order_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"H\n" +
 	"\x1fChangeOrderItemQuantityResponse\x12%\n" +
-	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xaf\x02\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\xf0\x02\n" +
 	"\x1cChangeShippingAddressRequest\x12#\n" +
-	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12\x88\x01\n" +
-	"\x10shipping_address\x18\x02 \x01(\tB]\xbaHZ\xba\x01P\n" +
-	"\x1ashipping_address.not_blank\x12\x11must not be blank\x1a\x1fthis == '' || this.trim() != ''r\x05\x10\x01\x18\xe8\aR\x0fshippingAddress\x122\n" +
+	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12\x89\x01\n" +
+	"\x10shipping_address\x18\x02 \x01(\tB^\xbaH[\xba\x01P\n" +
+	"\x1ashipping_address.not_blank\x12\x11must not be blank\x1a\x1fthis == '' || this.trim() != ''\xd8\x01\x01r\x03\x18\xe8\aR\x0fshippingAddress\x122\n" +
 	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\x12+\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\"F\n" +
+	"request_id\x18\x04 \x01(\tB\f\xbaH\tr\a\xd8\xc6'\x01\x18\x80\x01R\trequestId\x12>\n" +
+	"\x0epostal_address\x18\x05 \x01(\v2\x17.order.v1.PostalAddressR\rpostalAddress\"F\n" +
 	"\x1dChangeShippingAddressResponse\x12%\n" +
 	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"\x9b\x01\n" +
 	"\x13ConfirmOrderRequest\x12#\n" +
@@ -1894,60 +1920,63 @@ var file_order_v1_order_proto_goTypes = []any{
 	(*CancelOrderResponse)(nil),             // 24: order.v1.CancelOrderResponse
 	(*ListOrderEventsRequest)(nil),          // 25: order.v1.ListOrderEventsRequest
 	(*ListOrderEventsResponse)(nil),         // 26: order.v1.ListOrderEventsResponse
-	(*Order)(nil),                           // 27: order.v1.Order
-	(*timestamppb.Timestamp)(nil),           // 28: google.protobuf.Timestamp
-	(OrderStatus)(0),                        // 29: order.v1.OrderStatus
-	(*OrderEvent)(nil),                      // 30: order.v1.OrderEvent
+	(*PostalAddress)(nil),                   // 27: order.v1.PostalAddress
+	(*Order)(nil),                           // 28: order.v1.Order
+	(*timestamppb.Timestamp)(nil),           // 29: google.protobuf.Timestamp
+	(OrderStatus)(0),                        // 30: order.v1.OrderStatus
+	(*OrderEvent)(nil),                      // 31: order.v1.OrderEvent
 }
 var file_order_v1_order_proto_depIdxs = []int32{
 	0,  // 0: order.v1.CreateOrderRequest.items:type_name -> order.v1.NewLineItem
-	27, // 1: order.v1.CreateOrderResponse.order:type_name -> order.v1.Order
-	28, // 2: order.v1.GetOrderRequest.as_of_time:type_name -> google.protobuf.Timestamp
-	27, // 3: order.v1.GetOrderResponse.order:type_name -> order.v1.Order
-	29, // 4: order.v1.ListOrdersRequest.status:type_name -> order.v1.OrderStatus
-	27, // 5: order.v1.ListOrdersResponse.orders:type_name -> order.v1.Order
-	0,  // 6: order.v1.AddOrderItemRequest.item:type_name -> order.v1.NewLineItem
-	27, // 7: order.v1.AddOrderItemResponse.order:type_name -> order.v1.Order
-	27, // 8: order.v1.RemoveOrderItemResponse.order:type_name -> order.v1.Order
-	27, // 9: order.v1.ChangeOrderItemQuantityResponse.order:type_name -> order.v1.Order
-	27, // 10: order.v1.ChangeShippingAddressResponse.order:type_name -> order.v1.Order
-	27, // 11: order.v1.ConfirmOrderResponse.order:type_name -> order.v1.Order
-	27, // 12: order.v1.PayOrderResponse.order:type_name -> order.v1.Order
-	27, // 13: order.v1.ShipOrderResponse.order:type_name -> order.v1.Order
-	27, // 14: order.v1.DeliverOrderResponse.order:type_name -> order.v1.Order
-	27, // 15: order.v1.CancelOrderResponse.order:type_name -> order.v1.Order
-	30, // 16: order.v1.ListOrderEventsResponse.events:type_name -> order.v1.OrderEvent
-	1,  // 17: order.v1.OrderService.CreateOrder:input_type -> order.v1.CreateOrderRequest
-	3,  // 18: order.v1.OrderService.GetOrder:input_type -> order.v1.GetOrderRequest
-	5,  // 19: order.v1.OrderService.ListOrders:input_type -> order.v1.ListOrdersRequest
-	7,  // 20: order.v1.OrderService.AddOrderItem:input_type -> order.v1.AddOrderItemRequest
-	9,  // 21: order.v1.OrderService.RemoveOrderItem:input_type -> order.v1.RemoveOrderItemRequest
-	11, // 22: order.v1.OrderService.ChangeOrderItemQuantity:input_type -> order.v1.ChangeOrderItemQuantityRequest
-	13, // 23: order.v1.OrderService.ChangeShippingAddress:input_type -> order.v1.ChangeShippingAddressRequest
-	15, // 24: order.v1.OrderService.ConfirmOrder:input_type -> order.v1.ConfirmOrderRequest
-	17, // 25: order.v1.OrderService.PayOrder:input_type -> order.v1.PayOrderRequest
-	19, // 26: order.v1.OrderService.ShipOrder:input_type -> order.v1.ShipOrderRequest
-	21, // 27: order.v1.OrderService.DeliverOrder:input_type -> order.v1.DeliverOrderRequest
-	23, // 28: order.v1.OrderService.CancelOrder:input_type -> order.v1.CancelOrderRequest
-	25, // 29: order.v1.OrderService.ListOrderEvents:input_type -> order.v1.ListOrderEventsRequest
-	2,  // 30: order.v1.OrderService.CreateOrder:output_type -> order.v1.CreateOrderResponse
-	4,  // 31: order.v1.OrderService.GetOrder:output_type -> order.v1.GetOrderResponse
-	6,  // 32: order.v1.OrderService.ListOrders:output_type -> order.v1.ListOrdersResponse
-	8,  // 33: order.v1.OrderService.AddOrderItem:output_type -> order.v1.AddOrderItemResponse
-	10, // 34: order.v1.OrderService.RemoveOrderItem:output_type -> order.v1.RemoveOrderItemResponse
-	12, // 35: order.v1.OrderService.ChangeOrderItemQuantity:output_type -> order.v1.ChangeOrderItemQuantityResponse
-	14, // 36: order.v1.OrderService.ChangeShippingAddress:output_type -> order.v1.ChangeShippingAddressResponse
-	16, // 37: order.v1.OrderService.ConfirmOrder:output_type -> order.v1.ConfirmOrderResponse
-	18, // 38: order.v1.OrderService.PayOrder:output_type -> order.v1.PayOrderResponse
-	20, // 39: order.v1.OrderService.ShipOrder:output_type -> order.v1.ShipOrderResponse
-	22, // 40: order.v1.OrderService.DeliverOrder:output_type -> order.v1.DeliverOrderResponse
-	24, // 41: order.v1.OrderService.CancelOrder:output_type -> order.v1.CancelOrderResponse
-	26, // 42: order.v1.OrderService.ListOrderEvents:output_type -> order.v1.ListOrderEventsResponse
-	30, // [30:43] is the sub-list for method output_type
-	17, // [17:30] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	27, // 1: order.v1.CreateOrderRequest.postal_address:type_name -> order.v1.PostalAddress
+	28, // 2: order.v1.CreateOrderResponse.order:type_name -> order.v1.Order
+	29, // 3: order.v1.GetOrderRequest.as_of_time:type_name -> google.protobuf.Timestamp
+	28, // 4: order.v1.GetOrderResponse.order:type_name -> order.v1.Order
+	30, // 5: order.v1.ListOrdersRequest.status:type_name -> order.v1.OrderStatus
+	28, // 6: order.v1.ListOrdersResponse.orders:type_name -> order.v1.Order
+	0,  // 7: order.v1.AddOrderItemRequest.item:type_name -> order.v1.NewLineItem
+	28, // 8: order.v1.AddOrderItemResponse.order:type_name -> order.v1.Order
+	28, // 9: order.v1.RemoveOrderItemResponse.order:type_name -> order.v1.Order
+	28, // 10: order.v1.ChangeOrderItemQuantityResponse.order:type_name -> order.v1.Order
+	27, // 11: order.v1.ChangeShippingAddressRequest.postal_address:type_name -> order.v1.PostalAddress
+	28, // 12: order.v1.ChangeShippingAddressResponse.order:type_name -> order.v1.Order
+	28, // 13: order.v1.ConfirmOrderResponse.order:type_name -> order.v1.Order
+	28, // 14: order.v1.PayOrderResponse.order:type_name -> order.v1.Order
+	28, // 15: order.v1.ShipOrderResponse.order:type_name -> order.v1.Order
+	28, // 16: order.v1.DeliverOrderResponse.order:type_name -> order.v1.Order
+	28, // 17: order.v1.CancelOrderResponse.order:type_name -> order.v1.Order
+	31, // 18: order.v1.ListOrderEventsResponse.events:type_name -> order.v1.OrderEvent
+	1,  // 19: order.v1.OrderService.CreateOrder:input_type -> order.v1.CreateOrderRequest
+	3,  // 20: order.v1.OrderService.GetOrder:input_type -> order.v1.GetOrderRequest
+	5,  // 21: order.v1.OrderService.ListOrders:input_type -> order.v1.ListOrdersRequest
+	7,  // 22: order.v1.OrderService.AddOrderItem:input_type -> order.v1.AddOrderItemRequest
+	9,  // 23: order.v1.OrderService.RemoveOrderItem:input_type -> order.v1.RemoveOrderItemRequest
+	11, // 24: order.v1.OrderService.ChangeOrderItemQuantity:input_type -> order.v1.ChangeOrderItemQuantityRequest
+	13, // 25: order.v1.OrderService.ChangeShippingAddress:input_type -> order.v1.ChangeShippingAddressRequest
+	15, // 26: order.v1.OrderService.ConfirmOrder:input_type -> order.v1.ConfirmOrderRequest
+	17, // 27: order.v1.OrderService.PayOrder:input_type -> order.v1.PayOrderRequest
+	19, // 28: order.v1.OrderService.ShipOrder:input_type -> order.v1.ShipOrderRequest
+	21, // 29: order.v1.OrderService.DeliverOrder:input_type -> order.v1.DeliverOrderRequest
+	23, // 30: order.v1.OrderService.CancelOrder:input_type -> order.v1.CancelOrderRequest
+	25, // 31: order.v1.OrderService.ListOrderEvents:input_type -> order.v1.ListOrderEventsRequest
+	2,  // 32: order.v1.OrderService.CreateOrder:output_type -> order.v1.CreateOrderResponse
+	4,  // 33: order.v1.OrderService.GetOrder:output_type -> order.v1.GetOrderResponse
+	6,  // 34: order.v1.OrderService.ListOrders:output_type -> order.v1.ListOrdersResponse
+	8,  // 35: order.v1.OrderService.AddOrderItem:output_type -> order.v1.AddOrderItemResponse
+	10, // 36: order.v1.OrderService.RemoveOrderItem:output_type -> order.v1.RemoveOrderItemResponse
+	12, // 37: order.v1.OrderService.ChangeOrderItemQuantity:output_type -> order.v1.ChangeOrderItemQuantityResponse
+	14, // 38: order.v1.OrderService.ChangeShippingAddress:output_type -> order.v1.ChangeShippingAddressResponse
+	16, // 39: order.v1.OrderService.ConfirmOrder:output_type -> order.v1.ConfirmOrderResponse
+	18, // 40: order.v1.OrderService.PayOrder:output_type -> order.v1.PayOrderResponse
+	20, // 41: order.v1.OrderService.ShipOrder:output_type -> order.v1.ShipOrderResponse
+	22, // 42: order.v1.OrderService.DeliverOrder:output_type -> order.v1.DeliverOrderResponse
+	24, // 43: order.v1.OrderService.CancelOrder:output_type -> order.v1.CancelOrderResponse
+	26, // 44: order.v1.OrderService.ListOrderEvents:output_type -> order.v1.ListOrderEventsResponse
+	32, // [32:45] is the sub-list for method output_type
+	19, // [19:32] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_order_v1_order_proto_init() }

@@ -107,7 +107,9 @@ type Order struct {
 	// The products ordered, in the order they were added. Items are addressed
 	// by `product_id`, so an order holds at most one line per product.
 	Items []*LineItem `protobuf:"bytes,3,rep,name=items,proto3" json:"items,omitempty"`
-	// The free-form postal address the order ships to.
+	// The address the order ships to, as text: postal_address formatted for a
+	// label (recipient, address lines, "postal code locality", administrative
+	// area, region code, one per line), or the free text the order was given.
 	ShippingAddress string `protobuf:"bytes,4,opt,name=shipping_address,json=shippingAddress,proto3" json:"shipping_address,omitempty"`
 	// Where the order is in its lifecycle.
 	Status OrderStatus `protobuf:"varint,5,opt,name=status,proto3,enum=order.v1.OrderStatus" json:"status,omitempty"`
@@ -128,7 +130,10 @@ type Order struct {
 	// The shipment; set once the order is SHIPPED.
 	Shipment *Shipment `protobuf:"bytes,12,opt,name=shipment,proto3" json:"shipment,omitempty"`
 	// Why and when the order was cancelled; set once it is CANCELLED.
-	Cancellation  *Cancellation `protobuf:"bytes,13,opt,name=cancellation,proto3" json:"cancellation,omitempty"`
+	Cancellation *Cancellation `protobuf:"bytes,13,opt,name=cancellation,proto3" json:"cancellation,omitempty"`
+	// The address the order ships to, structured. An address given as free
+	// text has only address_lines (the text's lines) and no region_code.
+	PostalAddress *PostalAddress `protobuf:"bytes,14,opt,name=postal_address,json=postalAddress,proto3" json:"postal_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -254,6 +259,109 @@ func (x *Order) GetCancellation() *Cancellation {
 	return nil
 }
 
+func (x *Order) GetPostalAddress() *PostalAddress {
+	if x != nil {
+		return x.PostalAddress
+	}
+	return nil
+}
+
+// A PostalAddress is where a parcel goes, structured for labels and tax,
+// after google.type.PostalAddress. Values are trimmed; the server upper-cases
+// postal_code and region_code.
+type PostalAddress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional: the person or company the parcel is for.
+	Recipient string `protobuf:"bytes,1,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// 1 to 5 lines: street, number, building, floor; each at most 200
+	// characters.
+	AddressLines []string `protobuf:"bytes,2,rep,name=address_lines,json=addressLines,proto3" json:"address_lines,omitempty"`
+	// Optional: letters, digits, spaces and hyphens, at most 16 characters.
+	PostalCode string `protobuf:"bytes,3,opt,name=postal_code,json=postalCode,proto3" json:"postal_code,omitempty"`
+	// The city or town, at most 100 characters. Required for a structured
+	// address; empty only for an address that came from free text.
+	Locality string `protobuf:"bytes,4,opt,name=locality,proto3" json:"locality,omitempty"`
+	// Optional: state, province or region, at most 100 characters.
+	AdministrativeArea string `protobuf:"bytes,5,opt,name=administrative_area,json=administrativeArea,proto3" json:"administrative_area,omitempty"`
+	// ISO 3166-1 alpha-2 country code, e.g. "DE". Required for a structured
+	// address; empty only for an address that came from free text.
+	RegionCode    string `protobuf:"bytes,6,opt,name=region_code,json=regionCode,proto3" json:"region_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostalAddress) Reset() {
+	*x = PostalAddress{}
+	mi := &file_order_v1_resources_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostalAddress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostalAddress) ProtoMessage() {}
+
+func (x *PostalAddress) ProtoReflect() protoreflect.Message {
+	mi := &file_order_v1_resources_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostalAddress.ProtoReflect.Descriptor instead.
+func (*PostalAddress) Descriptor() ([]byte, []int) {
+	return file_order_v1_resources_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PostalAddress) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *PostalAddress) GetAddressLines() []string {
+	if x != nil {
+		return x.AddressLines
+	}
+	return nil
+}
+
+func (x *PostalAddress) GetPostalCode() string {
+	if x != nil {
+		return x.PostalCode
+	}
+	return ""
+}
+
+func (x *PostalAddress) GetLocality() string {
+	if x != nil {
+		return x.Locality
+	}
+	return ""
+}
+
+func (x *PostalAddress) GetAdministrativeArea() string {
+	if x != nil {
+		return x.AdministrativeArea
+	}
+	return ""
+}
+
+func (x *PostalAddress) GetRegionCode() string {
+	if x != nil {
+		return x.RegionCode
+	}
+	return ""
+}
+
 // A LineItem is one product in an order.
 type LineItem struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -275,7 +383,7 @@ type LineItem struct {
 
 func (x *LineItem) Reset() {
 	*x = LineItem{}
-	mi := &file_order_v1_resources_proto_msgTypes[1]
+	mi := &file_order_v1_resources_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -287,7 +395,7 @@ func (x *LineItem) String() string {
 func (*LineItem) ProtoMessage() {}
 
 func (x *LineItem) ProtoReflect() protoreflect.Message {
-	mi := &file_order_v1_resources_proto_msgTypes[1]
+	mi := &file_order_v1_resources_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -300,7 +408,7 @@ func (x *LineItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineItem.ProtoReflect.Descriptor instead.
 func (*LineItem) Descriptor() ([]byte, []int) {
-	return file_order_v1_resources_proto_rawDescGZIP(), []int{1}
+	return file_order_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *LineItem) GetId() string {
@@ -360,7 +468,7 @@ type Payment struct {
 
 func (x *Payment) Reset() {
 	*x = Payment{}
-	mi := &file_order_v1_resources_proto_msgTypes[2]
+	mi := &file_order_v1_resources_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -372,7 +480,7 @@ func (x *Payment) String() string {
 func (*Payment) ProtoMessage() {}
 
 func (x *Payment) ProtoReflect() protoreflect.Message {
-	mi := &file_order_v1_resources_proto_msgTypes[2]
+	mi := &file_order_v1_resources_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -385,7 +493,7 @@ func (x *Payment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payment.ProtoReflect.Descriptor instead.
 func (*Payment) Descriptor() ([]byte, []int) {
-	return file_order_v1_resources_proto_rawDescGZIP(), []int{2}
+	return file_order_v1_resources_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Payment) GetAmount() string {
@@ -426,7 +534,7 @@ type Shipment struct {
 
 func (x *Shipment) Reset() {
 	*x = Shipment{}
-	mi := &file_order_v1_resources_proto_msgTypes[3]
+	mi := &file_order_v1_resources_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -438,7 +546,7 @@ func (x *Shipment) String() string {
 func (*Shipment) ProtoMessage() {}
 
 func (x *Shipment) ProtoReflect() protoreflect.Message {
-	mi := &file_order_v1_resources_proto_msgTypes[3]
+	mi := &file_order_v1_resources_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -451,7 +559,7 @@ func (x *Shipment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Shipment.ProtoReflect.Descriptor instead.
 func (*Shipment) Descriptor() ([]byte, []int) {
-	return file_order_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_order_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Shipment) GetCarrier() string {
@@ -499,7 +607,7 @@ type Cancellation struct {
 
 func (x *Cancellation) Reset() {
 	*x = Cancellation{}
-	mi := &file_order_v1_resources_proto_msgTypes[4]
+	mi := &file_order_v1_resources_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -511,7 +619,7 @@ func (x *Cancellation) String() string {
 func (*Cancellation) ProtoMessage() {}
 
 func (x *Cancellation) ProtoReflect() protoreflect.Message {
-	mi := &file_order_v1_resources_proto_msgTypes[4]
+	mi := &file_order_v1_resources_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,7 +632,7 @@ func (x *Cancellation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cancellation.ProtoReflect.Descriptor instead.
 func (*Cancellation) Descriptor() ([]byte, []int) {
-	return file_order_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_order_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Cancellation) GetReason() string {
@@ -559,7 +667,7 @@ var File_order_v1_resources_proto protoreflect.FileDescriptor
 
 const file_order_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	"\x18order/v1/resources.proto\x12\border.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x04\n" +
+	"\x18order/v1/resources.proto\x12\border.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x04\n" +
 	"\x05Order\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12(\n" +
@@ -576,7 +684,17 @@ const file_order_v1_resources_proto_rawDesc = "" +
 	"updateTime\x12+\n" +
 	"\apayment\x18\v \x01(\v2\x11.order.v1.PaymentR\apayment\x12.\n" +
 	"\bshipment\x18\f \x01(\v2\x12.order.v1.ShipmentR\bshipment\x12:\n" +
-	"\fcancellation\x18\r \x01(\v2\x16.order.v1.CancellationR\fcancellation\"\xb3\x01\n" +
+	"\fcancellation\x18\r \x01(\v2\x16.order.v1.CancellationR\fcancellation\x12>\n" +
+	"\x0epostal_address\x18\x0e \x01(\v2\x17.order.v1.PostalAddressR\rpostalAddress\"\xe1\x01\n" +
+	"\rPostalAddress\x12\x1c\n" +
+	"\trecipient\x18\x01 \x01(\tR\trecipient\x12#\n" +
+	"\raddress_lines\x18\x02 \x03(\tR\faddressLines\x12\x1f\n" +
+	"\vpostal_code\x18\x03 \x01(\tR\n" +
+	"postalCode\x12\x1a\n" +
+	"\blocality\x18\x04 \x01(\tR\blocality\x12/\n" +
+	"\x13administrative_area\x18\x05 \x01(\tR\x12administrativeArea\x12\x1f\n" +
+	"\vregion_code\x18\x06 \x01(\tR\n" +
+	"regionCode\"\xb3\x01\n" +
 	"\bLineItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -624,33 +742,35 @@ func file_order_v1_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_order_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_order_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_order_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_order_v1_resources_proto_goTypes = []any{
 	(OrderStatus)(0),              // 0: order.v1.OrderStatus
 	(*Order)(nil),                 // 1: order.v1.Order
-	(*LineItem)(nil),              // 2: order.v1.LineItem
-	(*Payment)(nil),               // 3: order.v1.Payment
-	(*Shipment)(nil),              // 4: order.v1.Shipment
-	(*Cancellation)(nil),          // 5: order.v1.Cancellation
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*PostalAddress)(nil),         // 2: order.v1.PostalAddress
+	(*LineItem)(nil),              // 3: order.v1.LineItem
+	(*Payment)(nil),               // 4: order.v1.Payment
+	(*Shipment)(nil),              // 5: order.v1.Shipment
+	(*Cancellation)(nil),          // 6: order.v1.Cancellation
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_order_v1_resources_proto_depIdxs = []int32{
-	2,  // 0: order.v1.Order.items:type_name -> order.v1.LineItem
+	3,  // 0: order.v1.Order.items:type_name -> order.v1.LineItem
 	0,  // 1: order.v1.Order.status:type_name -> order.v1.OrderStatus
-	6,  // 2: order.v1.Order.create_time:type_name -> google.protobuf.Timestamp
-	6,  // 3: order.v1.Order.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 4: order.v1.Order.payment:type_name -> order.v1.Payment
-	4,  // 5: order.v1.Order.shipment:type_name -> order.v1.Shipment
-	5,  // 6: order.v1.Order.cancellation:type_name -> order.v1.Cancellation
-	6,  // 7: order.v1.Payment.pay_time:type_name -> google.protobuf.Timestamp
-	6,  // 8: order.v1.Shipment.ship_time:type_name -> google.protobuf.Timestamp
-	6,  // 9: order.v1.Shipment.deliver_time:type_name -> google.protobuf.Timestamp
-	6,  // 10: order.v1.Cancellation.cancel_time:type_name -> google.protobuf.Timestamp
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	7,  // 2: order.v1.Order.create_time:type_name -> google.protobuf.Timestamp
+	7,  // 3: order.v1.Order.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 4: order.v1.Order.payment:type_name -> order.v1.Payment
+	5,  // 5: order.v1.Order.shipment:type_name -> order.v1.Shipment
+	6,  // 6: order.v1.Order.cancellation:type_name -> order.v1.Cancellation
+	2,  // 7: order.v1.Order.postal_address:type_name -> order.v1.PostalAddress
+	7,  // 8: order.v1.Payment.pay_time:type_name -> google.protobuf.Timestamp
+	7,  // 9: order.v1.Shipment.ship_time:type_name -> google.protobuf.Timestamp
+	7,  // 10: order.v1.Shipment.deliver_time:type_name -> google.protobuf.Timestamp
+	7,  // 11: order.v1.Cancellation.cancel_time:type_name -> google.protobuf.Timestamp
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_order_v1_resources_proto_init() }
@@ -664,7 +784,7 @@ func file_order_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_order_v1_resources_proto_rawDesc), len(file_order_v1_resources_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -91,7 +91,15 @@ func TestRequestRules(t *testing.T) {
 		{"item: quantity 10001", withCreate(func(r *orderv1.CreateOrderRequest) { r.Items[0].Quantity = 10001 }), "int32.gte_lte"},
 		{"item: quantity 10000", withCreate(func(r *orderv1.CreateOrderRequest) { r.Items[0].Quantity = 10000 }), ""},
 		{"item: empty product name", withCreate(func(r *orderv1.CreateOrderRequest) { r.Items[0].ProductName = "" }), "string.min_len"},
-		{"address: empty", withCreate(func(r *orderv1.CreateOrderRequest) { r.ShippingAddress = "" }), "string.min_len"},
+		// An empty address, or both forms, the application refuses, naming
+		// the field: the edge cannot tell which of the two a client meant.
+		{"address: empty", withCreate(func(r *orderv1.CreateOrderRequest) { r.ShippingAddress = "" }), ""},
+		{"address: structured instead", withCreate(func(r *orderv1.CreateOrderRequest) {
+			r.ShippingAddress, r.PostalAddress = "", &orderv1.PostalAddress{AddressLines: []string{"1 Main St"}, Locality: "Berlin", RegionCode: "DE"}
+		}), ""},
+		{"address: text and structured", withCreate(func(r *orderv1.CreateOrderRequest) {
+			r.PostalAddress = &orderv1.PostalAddress{AddressLines: []string{"1 Main St"}, Locality: "Berlin", RegionCode: "DE"}
+		}), ""},
 		{"address: blank", withCreate(func(r *orderv1.CreateOrderRequest) { r.ShippingAddress = " \t\n " }), "shipping_address.not_blank"},
 		{"address: 1001 chars", withCreate(func(r *orderv1.CreateOrderRequest) { r.ShippingAddress = longString(1001) }), "string.max_len"},
 		{"address: 1000 multi-byte chars", withCreate(func(r *orderv1.CreateOrderRequest) { r.ShippingAddress = strings.Repeat("é", 1000) }), ""},
@@ -118,6 +126,7 @@ func TestRequestRules(t *testing.T) {
 		{"remove item: empty product", &orderv1.RemoveOrderItemRequest{OrderId: orderID}, "string.min_len"},
 		{"change quantity: 0", &orderv1.ChangeOrderItemQuantityRequest{OrderId: orderID, ProductId: "p", Quantity: 0}, "int32.gte_lte"},
 		{"change address: blank", &orderv1.ChangeShippingAddressRequest{OrderId: orderID, ShippingAddress: "  "}, "shipping_address.not_blank"},
+		{"change address: structured", &orderv1.ChangeShippingAddressRequest{OrderId: orderID, PostalAddress: &orderv1.PostalAddress{AddressLines: []string{"1 Main St"}}}, ""},
 		{"confirm: valid", &orderv1.ConfirmOrderRequest{OrderId: orderID, ExpectedVersion: 3}, ""},
 		{"pay: valid", &orderv1.PayOrderRequest{OrderId: orderID, Amount: "59.97", Currency: "USD"}, ""},
 		{"pay: bad amount", &orderv1.PayOrderRequest{OrderId: orderID, Amount: "59.975"}, "string.amount"},

@@ -60,7 +60,7 @@ func (f *Orders) NewOrder(user string, items ...order.LineItem) *order.Order {
 	if len(items) == 0 {
 		items = []order.LineItem{f.Item("sku-1", 2, "19.99"), f.Item("sku-2", 1, "5.00")}
 	}
-	o, err := order.Create(f.ID(), order.UserID(user), "EUR", "1 Main St\nSpringfield", items, f.Tick())
+	o, err := order.Create(f.ID(), order.UserID(user), "EUR", Address(f.t, "1 Main St\nSpringfield"), items, f.Tick())
 	must(f.t, err)
 	return o
 }
@@ -109,6 +109,26 @@ func (f *Orders) Rehydrate(history []order.Event) *order.Order {
 	o, err := order.Rehydrate(history)
 	must(f.t, err)
 	return o
+}
+
+// Address is the PostalAddress of a free-text address, as the API makes it
+// of a plain shipping_address string.
+func Address(t testing.TB, text string) order.PostalAddress {
+	t.Helper()
+	a, err := order.AddressFromText(text)
+	must(t, err)
+	return a
+}
+
+// StructuredAddress is a structured PostalAddress, with every part set.
+func StructuredAddress(t testing.TB) order.PostalAddress {
+	t.Helper()
+	a, err := order.NewPostalAddress(order.PostalAddressFields{
+		Recipient: "Erika Mustermann", Lines: []string{"Unter den Linden 1", "3. OG"}, PostalCode: "10117",
+		Locality: "Berlin", AdministrativeArea: "Berlin", RegionCode: "DE",
+	})
+	must(t, err)
+	return a
 }
 
 func must(t testing.TB, err error) {

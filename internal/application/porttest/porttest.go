@@ -97,7 +97,7 @@ func projectionFollowsCommits(t *testing.T, p Ports) {
 		func() error { return o.AddItem(f.Item("sku-3", 3, "0.10"), f.Tick()) },
 		func() error { return o.ChangeItemQuantity("sku-1", 7, f.Tick()) },
 		func() error { return o.RemoveItem("sku-2", f.Tick()) },
-		func() error { return o.ChangeShippingAddress("2 Side Rd", f.Tick()) },
+		func() error { return o.ChangeShippingAddress(apptest.StructuredAddress(t), f.Tick()) },
 		func() error { return o.Confirm(f.Tick()) },
 		func() error { return o.Pay(o.State().Total, "", f.Tick()) },
 		func() error { return o.Ship("DHL", "TRK-1", f.Tick()) },
@@ -206,16 +206,16 @@ func duplicateBeforeConflict(t *testing.T, p Ports) {
 
 	history := mustLoad(t, p, o.ID())
 	a, b := f.Rehydrate(history), f.Rehydrate(history)
-	must(t, a.ChangeShippingAddress("2 Side Rd", f.Tick()))
-	must(t, b.ChangeShippingAddress("3 Other Rd", f.Tick()))
+	must(t, a.ChangeShippingAddress(apptest.Address(t, "2 Side Rd"), f.Tick()))
+	must(t, b.ChangeShippingAddress(apptest.Address(t, "3 Other Rd"), f.Tick()))
 	appendOK(t, p, f.Commit(a, 1, "req-move"))
 	if err := p.Store.Append(ctx, f.Commit(b, 1, "req-move")); !errors.Is(err, application.ErrDuplicateRequest) {
 		t.Fatalf("duplicate at a stale version: error = %v, want ErrDuplicateRequest", err)
 	}
 	got, err := p.Read.GetOrder(ctx, o.ID())
 	must(t, err)
-	if got.Version != 2 || got.ShippingAddress != "2 Side Rd" {
-		t.Fatalf("order after the duplicates: version %d at %q, want 2 at the first writer's address", got.Version, got.ShippingAddress)
+	if got.Version != 2 || got.ShippingAddress.Format() != "2 Side Rd" {
+		t.Fatalf("order after the duplicates: version %d at %q, want 2 at the first writer's address", got.Version, got.ShippingAddress.Format())
 	}
 }
 
@@ -277,15 +277,15 @@ func linesOnlyRewrittenWhenChanged(t *testing.T, p Ports) {
 	appendOK(t, p, f.Commit(o, 0, ""))
 	stored := o.State().Items
 
-	must(t, o.ChangeShippingAddress("2 Side Rd", f.Tick()))
+	must(t, o.ChangeShippingAddress(apptest.Address(t, "2 Side Rd"), f.Tick()))
 	untouched := f.Commit(o, 1, "")
 	slices.Reverse(untouched.State.Items)
 	appendOK(t, p, untouched)
 	got, err := p.Read.GetOrder(ctx, o.ID())
 	must(t, err)
-	if got.Version != 2 || got.ShippingAddress != "2 Side Rd" || !sameLines(got.Items, stored) {
+	if got.Version != 2 || got.ShippingAddress.Format() != "2 Side Rd" || !sameLines(got.Items, stored) {
 		t.Fatalf("after a commit that changes no line: version %d at %q, lines %v; want 2, the new address, the lines as stored %v",
-			got.Version, got.ShippingAddress, lineIDs(got.Items), lineIDs(stored))
+			got.Version, got.ShippingAddress.Format(), lineIDs(got.Items), lineIDs(stored))
 	}
 
 	must(t, o.AddItem(f.Item("sku-3", 1, "1.00"), f.Tick()))
@@ -311,7 +311,11 @@ func lineIDs(items []order.LineItem) []order.ID {
 
 func concurrentAppendsOneWins(t *testing.T, p Ports) {
 	move := func(w *order.Order, now time.Time, i int) error {
-		return w.ChangeShippingAddress(order.ShippingAddress(fmt.Sprintf("%d Race Rd", i)), now)
+		a, err := order.AddressFromText(fmt.Sprintf("%d Race Rd", i))
+		if err != nil {
+			return err
+		}
+		return w.ChangeShippingAddress(a, now)
 	}
 	raceOneWins(t, p, "", move, "*order.ConcurrencyError", func(err error) bool {
 		var conflict *order.ConcurrencyError
@@ -425,7 +429,7 @@ func listOrderEvents(t *testing.T, p Ports) {
 			t.Fatalf("event %d occurred at %v, want %v", i, e.OccurredAt, pending[i].Header().OccurredAt)
 		}
 		if e.Metadata.ActorID != "user-1" || e.Metadata.CellID != "cell-test" || e.Metadata.ServiceName != "order-service" ||
-			e.Metadata.CorrelationID != "corr-1" || e.Metadata.CausationID != "cause-1" || e.Metadata.SchemaVersion != 1 ||
+			e.Metadata.CorrelationID != "corr-1" || e.Metadata.CausationID != "cause-1" || e.Metadata.SchemaVersion != application.CurrentEventSchemaVersion ||
 			e.Metadata.TraceParent == "" {
 			t.Fatalf("event %d metadata = %+v", i, e.Metadata)
 		}

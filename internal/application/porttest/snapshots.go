@@ -46,7 +46,7 @@ func longOrder(t *testing.T, p SnapshotPorts) (*order.Order, []order.State) {
 	o := f.NewOrder("user-1")
 	must(t, o.AddItem(f.Item("sku-3", 1, "2.50"), f.Tick()))
 	must(t, o.ChangeItemQuantity("sku-1", 3, f.Tick()))
-	must(t, o.ChangeShippingAddress("2 Elm St", f.Tick()))
+	must(t, o.ChangeShippingAddress(apptest.StructuredAddress(t), f.Tick()))
 	must(t, o.Confirm(f.Tick()))
 	appendOK(t, p.Ports, f.Commit(o, 0, ""))
 	history := mustLoad(t, p.Ports, o.ID())

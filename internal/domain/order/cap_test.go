@@ -29,7 +29,7 @@ func TestEditsStopShortOfTheEventCap(t *testing.T) {
 		"change quantity": o.ChangeItemQuantity(itemA.ProductID(), 7, at(last+1)),
 		"add item":        o.AddItem(itemC, at(last+1)),
 		"remove item":     o.RemoveItem(itemB.ProductID(), at(last+1)),
-		"change address":  o.ChangeShippingAddress("2 Side St", at(last+1)),
+		"change address":  o.ChangeShippingAddress(textAddress("2 Side St"), at(last+1)),
 	}
 	for name, err := range refused {
 		if msg := isRule(order.RuleTooManyEvents)(err); msg != "" {

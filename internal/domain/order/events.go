@@ -27,7 +27,7 @@ type OrderCreated struct {
 	EventHeader
 	UserID          UserID
 	Currency        Currency
-	ShippingAddress ShippingAddress
+	ShippingAddress PostalAddress
 	Items           []LineItem
 	Total           Money
 }
@@ -60,7 +60,7 @@ type OrderItemQuantityChanged struct {
 // ShippingAddressChanged records a new destination.
 type ShippingAddressChanged struct {
 	EventHeader
-	ShippingAddress ShippingAddress
+	ShippingAddress PostalAddress
 }
 
 // OrderConfirmed records that the order was accepted for fulfilment.

@@ -43,7 +43,7 @@ var (
 	orderID      = idOf(1)
 	otherOrder   = idOf(2)
 	userID       = order.UserID("user-1")
-	address      = order.ShippingAddress("1 Main St\nSpringfield")
+	address      = textAddress("1 Main St\nSpringfield")
 	itemA        = mustLine(101, "sku-a", "Widget", 2, 1999)
 	itemB        = mustLine(102, "sku-b", "Gadget", 1, 500)
 	itemC        = mustLine(103, "sku-c", "Gizmo", 3, 250)
@@ -223,4 +223,13 @@ func isHistory(version int) errCheck {
 		}
 		return ""
 	}
+}
+
+// textAddress is the PostalAddress of a valid free-text address.
+func textAddress(s string) order.PostalAddress {
+	a, err := order.AddressFromText(s)
+	if err != nil {
+		panic(err)
+	}
+	return a
 }

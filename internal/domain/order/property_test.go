@@ -40,13 +40,13 @@ var catalogue = []struct {
 	{"p0", 199}, {"p1", 1999}, {"p2", 250}, {"p3", 12345}, {"p4", 1}, {"p5", 0},
 }
 
-var addresses = []order.ShippingAddress{"1 Main St", "2 Elm St\nApt 3", "Unter den Linden 1\r\nBerlin"}
+var addresses = []order.PostalAddress{textAddress("1 Main St"), textAddress("2 Elm St\nApt 3"), textAddress("Unter den Linden 1\r\nBerlin")}
 
 // model is an independent, minimal account of what the order should be.
 type model struct {
 	status  order.Status
 	lines   []modelLine
-	address order.ShippingAddress
+	address order.PostalAddress
 	paid    int64 // minor units; -1 until paid
 }
 
@@ -76,7 +76,7 @@ func (m *model) total() int64 {
 func checkModel(t *testing.T, s order.State, m *model) {
 	t.Helper()
 	if s.Status != m.status || s.ShippingAddress != m.address || s.Total.Minor() != m.total() {
-		t.Fatalf("order is %s %q total %s; model says %s %q total %d", s.Status, s.ShippingAddress, s.Total, m.status, m.address, m.total())
+		t.Fatalf("order is %s %q total %s; model says %s %q total %d", s.Status, s.ShippingAddress.Format(), s.Total, m.status, m.address.Format(), m.total())
 	}
 	if len(s.Items) != len(m.lines) {
 		t.Fatalf("order has %d lines; model says %d", len(s.Items), len(m.lines))
@@ -181,7 +181,7 @@ func runCommandSequence(t *testing.T, c chooser, steps int, more func() bool) {
 			}
 		case order.ActionChangeAddress:
 			a := addresses[c.IntN(len(addresses))]
-			desc, err = fmt.Sprintf("address %q", a), o.ChangeShippingAddress(a, now)
+			desc, err = fmt.Sprintf("address %q", a.Format()), o.ChangeShippingAddress(a, now)
 			if a != m.address {
 				wantType, update = order.TypeShippingAddressChanged, func() { m.address = a }
 			}

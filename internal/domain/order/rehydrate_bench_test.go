@@ -41,7 +41,7 @@ func benchHistory(tb testing.TB, n int) []order.Event {
 			tb.Fatal(err)
 		}
 	}
-	o, err := order.Create(newID(), "user-1", "USD", "1 Main St", []order.LineItem{newLine(0), newLine(1), newLine(2)}, t0)
+	o, err := order.Create(newID(), "user-1", "USD", textAddress("1 Main St"), []order.LineItem{newLine(0), newLine(1), newLine(2)}, t0)
 	check(err)
 	for i := 0; o.Version() < n-4; i++ {
 		if i < 20 {

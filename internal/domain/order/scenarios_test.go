@@ -28,7 +28,7 @@ func on(f func(o *order.Order, now time.Time) error) command {
 	return func(o *order.Order, now time.Time) (*order.Order, error) { return o, f(o, now) }
 }
 
-func createOrder(id order.ID, user order.UserID, c order.Currency, addr order.ShippingAddress, items []order.LineItem) command {
+func createOrder(id order.ID, user order.UserID, c order.Currency, addr order.PostalAddress, items []order.LineItem) command {
 	return func(_ *order.Order, now time.Time) (*order.Order, error) {
 		return order.Create(id, user, c, addr, items, now)
 	}
@@ -51,8 +51,19 @@ func changeQuantity(product string, q int64) command {
 	return on(func(o *order.Order, now time.Time) error { return o.ChangeItemQuantity(product, q, now) })
 }
 
-func changeAddress(a order.ShippingAddress) command {
+func changeAddress(a order.PostalAddress) command {
 	return on(func(o *order.Order, now time.Time) error { return o.ChangeShippingAddress(a, now) })
+}
+
+// changeAddressText changes the address to a free text, as the API does.
+func changeAddressText(s string) command {
+	return on(func(o *order.Order, now time.Time) error {
+		a, err := order.AddressFromText(s)
+		if err != nil {
+			return err
+		}
+		return o.ChangeShippingAddress(a, now)
+	})
 }
 
 func confirm() command {
@@ -163,7 +174,7 @@ func TestCreate(t *testing.T) {
 		{name: "nil order id", when: createOrder(order.ID{}, userID, usd, address, []order.LineItem{itemA}), err: isInvalid("order_id")},
 		{name: "blank user", when: createOrder(orderID, " ", usd, address, []order.LineItem{itemA}), err: isInvalid("user_id")},
 		{name: "JPY has no cents", when: createOrder(orderID, userID, "JPY", address, []order.LineItem{itemA}), err: isInvalid("currency")},
-		{name: "blank address", when: createOrder(orderID, userID, usd, " \n ", []order.LineItem{itemA}), err: isInvalid("shipping_address")},
+		{name: "blank address", when: createOrder(orderID, userID, usd, order.PostalAddress{}, []order.LineItem{itemA}), err: isInvalid("shipping_address")},
 		{name: "no items", when: create(), err: isInvalid("items")},
 		{name: "101 items", when: create(manyLines(101)...), err: isInvalid("items")},
 		{
@@ -304,7 +315,7 @@ func TestChangeItemQuantity(t *testing.T) {
 }
 
 func TestChangeShippingAddress(t *testing.T) {
-	const newAddr order.ShippingAddress = "2 Elm St\r\nShelbyville"
+	newAddr := textAddress("2 Elm St\r\nShelbyville")
 	changedAt := func(v int) []order.Event {
 		return []order.Event{order.ShippingAddressChanged{EventHeader: hdr(v), ShippingAddress: newAddr}}
 	}
@@ -318,7 +329,7 @@ func TestChangeShippingAddress(t *testing.T) {
 			then:  changedAt(len(given) + 1),
 			state: func(t *testing.T, s order.State) {
 				if s.ShippingAddress != newAddr || s.Status != st {
-					t.Errorf("address %q status %s; want %q %s", s.ShippingAddress, s.Status, newAddr, st)
+					t.Errorf("address %q status %s; want %q %s", s.ShippingAddress.Format(), s.Status, newAddr.Format(), st)
 				}
 			},
 		})
@@ -332,12 +343,22 @@ func TestChangeShippingAddress(t *testing.T) {
 		})
 	}
 	pending := historyIn(order.StatusPending)
+	structured, err := order.NewPostalAddress(order.PostalAddressFields{
+		Recipient: "Erika Mustermann", Lines: []string{"Unter den Linden 1"}, PostalCode: "10117", Locality: "Berlin", RegionCode: "DE",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	scenarios = append(scenarios,
 		scenario{name: "same address raises nothing", given: pending, when: changeAddress(address)},
-		scenario{name: "blank", given: pending, when: changeAddress(" \t"), err: isInvalid("shipping_address")},
-		scenario{name: "too long", given: pending, when: changeAddress(order.ShippingAddress(strings.Repeat("é", order.MaxAddressLen+1))), err: isInvalid("shipping_address")},
-		scenario{name: "invalid UTF-8", given: pending, when: changeAddress("Main St \xff"), err: isInvalid("shipping_address")},
-		scenario{name: "control character", given: pending, when: changeAddress("Main\x00St"), err: isInvalid("shipping_address")},
+		scenario{name: "structured", given: pending, when: changeAddress(structured), then: []order.Event{
+			order.ShippingAddressChanged{EventHeader: hdr(len(pending) + 1), ShippingAddress: structured},
+		}},
+		scenario{name: "no address", given: pending, when: changeAddress(order.PostalAddress{}), err: isInvalid("shipping_address")},
+		scenario{name: "blank", given: pending, when: changeAddressText(" \t"), err: isInvalid("shipping_address")},
+		scenario{name: "too long", given: pending, when: changeAddressText(strings.Repeat("é", order.MaxAddressLen+1)), err: isInvalid("shipping_address")},
+		scenario{name: "invalid UTF-8", given: pending, when: changeAddressText("Main St \xff"), err: isInvalid("shipping_address")},
+		scenario{name: "control character", given: pending, when: changeAddressText("Main\x00St"), err: isInvalid("shipping_address")},
 	)
 	runScenarios(t, scenarios)
 }

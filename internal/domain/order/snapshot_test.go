@@ -58,7 +58,7 @@ func TestSnapshotDiff(t *testing.T) {
 		{"id", func(s *order.State) { s.ID = otherOrder }, "id"},
 		{"user", func(s *order.State) { s.UserID = "user-2" }, "user_id"},
 		{"currency", func(s *order.State) { s.Currency = "EUR" }, "currency"},
-		{"address", func(s *order.State) { s.ShippingAddress = "elsewhere" }, "shipping_address"},
+		{"address", func(s *order.State) { s.ShippingAddress = textAddress("elsewhere") }, "shipping_address"},
 		{"status", func(s *order.State) { s.Status = order.StatusShipped }, "status"},
 		{"total", func(s *order.State) { s.Total = mustUSD(1) }, "total"},
 		{"created", func(s *order.State) { s.CreatedAt = s.CreatedAt.Add(time.Second) }, "created_at"},

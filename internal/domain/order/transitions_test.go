@@ -56,7 +56,9 @@ var actionCases = map[order.Action]actionCase{
 		order.TypeOrderItemQuantityChanged, order.StatusPending,
 	},
 	order.ActionChangeAddress: {
-		func(o *order.Order, now time.Time) error { return o.ChangeShippingAddress("2 Elm St", now) },
+		func(o *order.Order, now time.Time) error {
+			return o.ChangeShippingAddress(textAddress("2 Elm St"), now)
+		},
 		order.TypeShippingAddressChanged, "",
 	},
 	order.ActionConfirm: {

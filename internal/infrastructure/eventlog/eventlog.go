@@ -23,6 +23,10 @@ type PreparedCommit struct {
 	// Records are the event rows, in version order: Data is the payload as
 	// stored and published (protomap.MarshalEvent).
 	Records []application.EventRecord
+	// PostalAddress is the structure of the state's address for the read
+	// model's orders.postal_address (protomap.AddressColumn), nil for an
+	// address given as free text.
+	PostalAddress []byte
 }
 
 // Prepare checks and encodes a commit. A commit that fails the check wraps
@@ -44,7 +48,11 @@ func Prepare(c application.Commit) (PreparedCommit, error) {
 			OccurredAt: h.OccurredAt, Data: data, Metadata: e.Metadata,
 		}
 	}
-	return PreparedCommit{CommitPlan: plan, Records: records}, nil
+	postal, err := protomap.AddressColumn(c.State.ShippingAddress)
+	if err != nil {
+		return PreparedCommit{}, fmt.Errorf("commit for order %s: %w", c.OrderID, err)
+	}
+	return PreparedCommit{CommitPlan: plan, Records: records, PostalAddress: postal}, nil
 }
 
 // StoredEvent is what decoding needs of one order_events row.
@@ -58,24 +66,32 @@ type StoredEvent struct {
 
 // HistoryDecoder turns one order's stored events, fed in version order, back
 // into domain events: the single way from a stored row to a domain event.
-// Payloads after OrderCreated leave the order's currency out, so it carries
-// the one OrderCreated named. Rows of a schema version this code does not
-// write are refused until an upcaster for them is added here.
+// A row of an older schema version is first brought to the current one by
+// the upcasters, so the domain only ever sees current events; a row of a
+// version this code does not know is refused. Payloads after OrderCreated
+// leave the order's currency out, so it carries the one OrderCreated named.
 type HistoryDecoder struct {
-	orderID  order.ID
-	currency order.Currency
+	orderID   order.ID
+	upcasters *Upcasters
+	currency  order.Currency
 }
 
-// NewHistoryDecoder starts decoding the history of one order.
+// NewHistoryDecoder starts decoding the history of one order with the
+// registered upcasters.
 func NewHistoryDecoder(id order.ID) *HistoryDecoder {
-	return &HistoryDecoder{orderID: id}
+	return Registered().NewHistoryDecoder(id)
+}
+
+// NewHistoryDecoder starts decoding the history of one order with this chain.
+func (u *Upcasters) NewHistoryDecoder(id order.ID) *HistoryDecoder {
+	return &HistoryDecoder{orderID: id, upcasters: u}
 }
 
 // Decode decodes the next event of the history.
 func (d *HistoryDecoder) Decode(r StoredEvent) (order.Event, error) {
-	if r.SchemaVersion != application.CurrentEventSchemaVersion {
-		return nil, fmt.Errorf("decode %s v%d of order %s: schema version %d, this code reads %d",
-			r.Type, r.Version, d.orderID, r.SchemaVersion, application.CurrentEventSchemaVersion)
+	r, err := d.upcasters.Upcast(r)
+	if err != nil {
+		return nil, fmt.Errorf("decode order %s: %w", d.orderID, err)
 	}
 	h := order.EventHeader{OrderID: d.orderID, Version: r.Version, OccurredAt: r.OccurredAt.UTC()}
 	e, err := protomap.UnmarshalEvent(h, r.Type, r.Data, d.currency)

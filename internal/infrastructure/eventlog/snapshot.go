@@ -20,7 +20,7 @@ import (
 // snapshots of any other version are then ignored, their orders replay their
 // whole history, and the next snapshot write replaces them. No migration of
 // old snapshots is ever needed.
-const CurrentSnapshotVersion = 1
+const CurrentSnapshotVersion = 2
 
 // StoredSnapshot is one order_snapshots row.
 type StoredSnapshot struct {
@@ -77,7 +77,7 @@ func decodeState(r StoredSnapshot) (order.State, error) {
 	}
 	s.UserID = d.user(m.GetUserId())
 	s.Currency = d.currency(m.GetCurrency())
-	s.ShippingAddress = d.address(m.GetShippingAddress())
+	s.ShippingAddress = d.address(m.GetPostalAddress(), m.GetShippingAddress())
 	s.Status = d.status(m.GetStatus())
 	s.Total = d.money("total_amount", m.GetTotalAmount(), s.Currency)
 	s.Items = d.items(m.GetItems(), s.Currency)
@@ -146,8 +146,8 @@ func (d *stateDecoder) currency(s string) order.Currency {
 	return c
 }
 
-func (d *stateDecoder) address(s string) order.ShippingAddress {
-	a, err := order.NewShippingAddress(s)
+func (d *stateDecoder) address(postal *orderv1.PostalAddress, text string) order.PostalAddress {
+	a, err := protomap.AddressOf(postal, text)
 	d.fail("shipping_address", err)
 	return a
 }

@@ -1,12 +1,14 @@
 package kafka
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/acme/order-service/internal/infrastructure/eventlog"
 	"github.com/acme/order-service/internal/infrastructure/outbox"
 	"github.com/acme/order-service/internal/protomap"
 )
@@ -27,6 +29,9 @@ const (
 	HeaderCorrelationID = "ce_correlationid"
 	HeaderCausationID   = "ce_causationid"
 	HeaderTraceParent   = "traceparent"
+	// HeaderSchemaVersion is the schema version of the payload: always the
+	// current one of the publishing build, since the relay upcasts.
+	HeaderSchemaVersion = "ce_schemaversion"
 )
 
 // SpecVersion is the CloudEvents version the records follow.
@@ -42,21 +47,32 @@ const dataSchemaPrefix = "type.googleapis.com/"
 
 // Record builds the Kafka record of an event: key = order id, so every
 // event of an order lands on one partition, in order; value = the stored
-// payload as is; attributes in headers. fallbackSource is ce_source for
-// events whose metadata names no service (rows from before it was kept).
-func Record(topic string, e outbox.Event, fallbackSource string) *kgo.Record {
+// payload brought to the current schema version (eventlog.Upcast), so
+// consumers receive the current shape of the message ce_dataschema names,
+// whatever version the event was stored in; attributes in headers.
+// fallbackSource is ce_source for events whose metadata names no service
+// (rows from before it was kept). An event that cannot be upcast (a schema
+// version from a newer build, a payload an upcaster refuses) is an error.
+func Record(topic string, e outbox.Event, fallbackSource string) (*kgo.Record, error) {
+	stored, err := eventlog.Upcast(eventlog.StoredEvent{
+		Type: e.Type, Version: e.Version, SchemaVersion: e.Metadata.SchemaVersion, OccurredAt: e.OccurredAt, Data: e.Data,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("event %s of order %s: %w", e.EventID, e.OrderID, err)
+	}
 	orderID := e.OrderID.String()
 	headers := []kgo.RecordHeader{
 		header(HeaderSpecVersion, SpecVersion),
 		header(HeaderID, e.EventID.String()),
 		header(HeaderSource, source(e, fallbackSource)),
-		header(HeaderType, TypePrefix+e.Type),
+		header(HeaderType, TypePrefix+stored.Type),
 		header(HeaderSubject, orderID),
 		header(HeaderTime, e.OccurredAt.UTC().Format(time.RFC3339Nano)),
 		header(HeaderContentType, protomap.ContentType),
 		header(HeaderOrderVersion, strconv.Itoa(e.Version)),
+		header(HeaderSchemaVersion, strconv.Itoa(stored.SchemaVersion)),
 	}
-	if schema := dataSchema(e.Type); schema != "" {
+	if schema := dataSchema(stored.Type); schema != "" {
 		headers = append(headers, header(HeaderDataSchema, schema))
 	}
 	headers = appendIfSet(headers, HeaderCorrelationID, e.Metadata.CorrelationID)
@@ -65,7 +81,7 @@ func Record(topic string, e outbox.Event, fallbackSource string) *kgo.Record {
 	// The record timestamp is left to the client (publish time): ce_time
 	// carries when the event happened, and an old event's timestamp could
 	// trip a broker's message.timestamp.*.max.ms limits.
-	return &kgo.Record{Topic: topic, Key: []byte(orderID), Value: e.Data, Headers: headers}
+	return &kgo.Record{Topic: topic, Key: []byte(orderID), Value: stored.Data, Headers: headers}, nil
 }
 
 // Source is the ce_source of a deployment: /<SERVICE_NAME>/<CELL_ID>, or

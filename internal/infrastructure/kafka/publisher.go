@@ -76,7 +76,10 @@ func (p *Publisher) Topic() string { return p.cfg.Topic }
 // and an order's events share a partition (same key), so an order's events
 // reach the broker in the given order. When records fail only for reasons
 // tied to the records themselves (too large, invalid), it returns a
-// *outbox.RejectedError naming them; any other failure is transient.
+// *outbox.RejectedError naming them; any other failure is transient. An
+// event this build cannot upcast fails the batch before anything is
+// produced, and is retried like an outage: parking it would take it out of
+// its order's stream for good, and a build that reads it may be on its way.
 func (p *Publisher) Publish(ctx context.Context, events []outbox.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -84,8 +87,12 @@ func (p *Publisher) Publish(ctx context.Context, events []outbox.Event) error {
 	records := make([]*kgo.Record, len(events))
 	index := make(map[*kgo.Record]int, len(events))
 	for i, e := range events {
-		records[i] = Record(p.cfg.Topic, e, p.cfg.FallbackSource)
-		index[records[i]] = i
+		r, err := Record(p.cfg.Topic, e, p.cfg.FallbackSource)
+		if err != nil {
+			return fmt.Errorf("publish to %s: %w", p.cfg.Topic, err)
+		}
+		records[i] = r
+		index[r] = i
 	}
 	// Results come back in completion order, hence the index.
 	var failed []int
@@ -116,7 +123,11 @@ func (p *Publisher) isolate(ctx context.Context, events []outbox.Event, failed [
 	rejected := make(map[order.ID]string)
 	for _, i := range failed {
 		e := events[i]
-		err := p.client.ProduceSync(ctx, Record(p.cfg.Topic, e, p.cfg.FallbackSource)).FirstErr()
+		r, err := Record(p.cfg.Topic, e, p.cfg.FallbackSource)
+		if err != nil {
+			return fmt.Errorf("publish to %s: %w", p.cfg.Topic, err)
+		}
+		err = p.client.ProduceSync(ctx, r).FirstErr()
 		switch {
 		case err == nil:
 		case Permanent(err):

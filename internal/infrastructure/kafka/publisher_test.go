@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ func testEvent(n byte, version int, data string) outbox.Event {
 		Metadata: application.EventMetadata{
 			ActorID: "user-1", CorrelationID: "corr-1", CausationID: "cause-1",
 			TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-			ServiceName: "order-service", CellID: "cell-001", SchemaVersion: 1,
+			ServiceName: "order-service", CellID: "cell-001", SchemaVersion: application.CurrentEventSchemaVersion,
 		},
 	}
 }
@@ -51,7 +52,7 @@ func TestPublishWritesCloudEventsRecords(t *testing.T) {
 	ctx := t.Context()
 
 	events := []outbox.Event{testEvent(1, 1, `{"order_id":"x"}`), testEvent(2, 2, `{"order_id":"x","n":2}`)}
-	events[1].Metadata = application.EventMetadata{} // a row from before metadata was kept
+	events[1].Metadata = application.EventMetadata{SchemaVersion: application.CurrentEventSchemaVersion} // a row from before metadata was kept
 	if err := pub.Publish(ctx, events); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
@@ -72,6 +73,7 @@ func TestPublishWritesCloudEventsRecords(t *testing.T) {
 		"ce_time":          "2026-03-04T05:06:07.891Z",
 		"content-type":     "application/json",
 		"ce_orderversion":  "1",
+		"ce_schemaversion": strconv.Itoa(application.CurrentEventSchemaVersion),
 		"ce_dataschema":    "type.googleapis.com/order.v1.OrderCreated",
 		"ce_correlationid": "corr-1",
 		"ce_causationid":   "cause-1",
@@ -125,6 +127,67 @@ func TestPublishRejectsOnlyRecordsThatCanNeverBeWritten(t *testing.T) {
 	}
 	if strings.Join(versions, ",") != "1,3" {
 		t.Fatalf("versions on the topic = %v, want 1,3", versions)
+	}
+}
+
+func TestPublishSendsEventsStoredInAnOlderVersionInTheCurrentShape(t *testing.T) {
+	cluster := kafkatest.Start(t, 1, kafka.DefaultTopic)
+	client := kafkatest.NewClient(t, cluster.Brokers())
+	pub := kafka.NewPublisher(client, kafka.PublisherConfig{})
+	ctx := t.Context()
+
+	// An OrderCreated as schema version 1 stored it: the address as text only.
+	v1 := testEvent(1, 1, `{"order_id":"00000000-0000-4000-8000-000000000001","user_id":"user-1","currency":"EUR",`+
+		`"shipping_address":"1 Main St\nSpringfield","items":[{"id":"00000000-0000-4000-8000-000000001001",`+
+		`"product_id":"sku-a","product_name":"Widget","quantity":1,"unit_price":"5.00","subtotal":"5.00"}],"total_amount":"5.00"}`)
+	v1.Metadata.SchemaVersion = 1
+	if err := pub.Publish(ctx, []outbox.Event{v1}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	records, err := kafkatest.ReadAll(ctx, cluster.Brokers(), kafka.DefaultTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != 1 {
+		t.Fatalf("got %d records, want 1", len(records))
+	}
+	h := headers(records[0])
+	if h["ce_dataschema"] != "type.googleapis.com/order.v1.OrderCreated" || h["ce_schemaversion"] != strconv.Itoa(application.CurrentEventSchemaVersion) {
+		t.Errorf("headers %v: want ce_dataschema order.v1.OrderCreated at the current schema version", h)
+	}
+	var value struct {
+		ShippingAddress string `json:"shipping_address"`
+		PostalAddress   struct {
+			AddressLines []string `json:"address_lines"`
+		} `json:"postal_address"`
+	}
+	if err := json.Unmarshal(records[0].Value, &value); err != nil {
+		t.Fatal(err)
+	}
+	if value.ShippingAddress != "1 Main St\nSpringfield" || strings.Join(value.PostalAddress.AddressLines, "|") != "1 Main St|Springfield" {
+		t.Errorf("value %s: want the text kept and postal_address derived from it", records[0].Value)
+	}
+}
+
+func TestPublishRefusesEventsOfAnUnknownSchemaVersion(t *testing.T) {
+	cluster := kafkatest.Start(t, 1, kafka.DefaultTopic)
+	client := kafkatest.NewClient(t, cluster.Brokers())
+	pub := kafka.NewPublisher(client, kafka.PublisherConfig{})
+	ctx := t.Context()
+
+	newer := testEvent(2, 2, `{}`)
+	newer.Metadata.SchemaVersion = application.CurrentEventSchemaVersion + 1 // written by a newer build
+	err := pub.Publish(ctx, []outbox.Event{testEvent(1, 1, `{}`), newer})
+	var rej *outbox.RejectedError
+	if err == nil || errors.As(err, &rej) || !strings.Contains(err.Error(), "schema version") {
+		t.Fatalf("Publish = %v, want a retryable error naming the schema version (never parked)", err)
+	}
+	records, err := kafkatest.ReadAll(ctx, cluster.Brokers(), kafka.DefaultTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != 0 {
+		t.Fatalf("%d records produced from a batch that cannot be published", len(records))
 	}
 }
 

@@ -41,10 +41,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7,
 const insertOrderSQL = `
 INSERT INTO orders (id, user_id, total_amount, status, shipping_address, created_at, updated_at, version,
   currency, payment_amount, payment_reference, paid_at, carrier, tracking_number, shipped_at, delivered_at,
-  cancel_reason, refund_due, refund_amount, cancelled_at)
+  cancel_reason, refund_due, refund_amount, cancelled_at, postal_address)
 VALUES ($1, $2, $3::text::numeric, $4, $5, $6, $7, $8,
   $9, $10::text::numeric, $11, $12, $13, $14, $15, $16,
-  $17, $18, $19::text::numeric, $20)`
+  $17, $18, $19::text::numeric, $20, $21::jsonb)`
 
 // updateOrderSQL moves the projection only from the version the commit was
 // decided on; matching no row is a lost race like a duplicate event version.
@@ -53,8 +53,9 @@ UPDATE orders SET user_id = $2, total_amount = $3::text::numeric, status = $4, s
   created_at = $6, updated_at = $7, version = $8,
   currency = $9, payment_amount = $10::text::numeric, payment_reference = $11, paid_at = $12,
   carrier = $13, tracking_number = $14, shipped_at = $15, delivered_at = $16,
-  cancel_reason = $17, refund_due = $18, refund_amount = $19::text::numeric, cancelled_at = $20
-WHERE id = $1 AND version = $21`
+  cancel_reason = $17, refund_due = $18, refund_amount = $19::text::numeric, cancelled_at = $20,
+  postal_address = $21::jsonb
+WHERE id = $1 AND version = $22`
 
 const deleteItemsSQL = `DELETE FROM order_items WHERE order_id = $1`
 
@@ -180,7 +181,7 @@ func commitStatements(p eventlog.PreparedCommit) []statement {
 	for _, r := range p.Records {
 		stmts = append(stmts, statement{sql: insertEventSQL, args: eventArgs(r)})
 	}
-	return appendProjection(stmts, p.CommitPlan)
+	return appendProjection(stmts, p.CommitPlan, p.PostalAddress)
 }
 
 func eventArgs(r application.EventRecord) []any {
@@ -193,11 +194,11 @@ func eventArgs(r application.EventRecord) []any {
 
 // appendProjection adds the statements that write the orders row and, when
 // the lines changed, the order_items rows.
-func appendProjection(stmts []statement, c application.CommitPlan) []statement {
+func appendProjection(stmts []statement, c application.CommitPlan, postal []byte) []statement {
 	if c.NewOrder {
-		stmts = append(stmts, statement{sql: insertOrderSQL, args: orderArgs(c.State)})
+		stmts = append(stmts, statement{sql: insertOrderSQL, args: orderArgs(c.State, postal)})
 	} else {
-		args := append(orderArgs(c.State), c.ExpectedVersion)
+		args := append(orderArgs(c.State, postal), c.ExpectedVersion)
 		stmts = append(stmts, statement{sql: updateOrderSQL, args: args, check: projectionMoved})
 	}
 	if !c.ItemsChanged {
@@ -221,7 +222,7 @@ func projectionMoved(tag pgconn.CommandTag) error {
 }
 
 // orderArgs are the orders columns of a state, in insertOrderSQL's order.
-func orderArgs(s order.State) []any {
+func orderArgs(s order.State, postal []byte) []any {
 	var paymentAmount, paymentRef, carrier, tracking, cancelReason, refundAmount *string
 	var paidAt, shippedAt, deliveredAt, cancelledAt *time.Time
 	refundDue := false
@@ -239,10 +240,10 @@ func orderArgs(s order.State) []any {
 		}
 	}
 	return []any{
-		s.ID, string(s.UserID), s.Total.String(), string(s.Status), string(s.ShippingAddress),
+		s.ID, string(s.UserID), s.Total.String(), string(s.Status), s.ShippingAddress.Format(),
 		dbTime(s.CreatedAt), dbTime(s.UpdatedAt), s.Version,
 		string(s.Currency), paymentAmount, paymentRef, paidAt, carrier, tracking, shippedAt, deliveredAt,
-		cancelReason, refundDue, refundAmount, cancelledAt,
+		cancelReason, refundDue, refundAmount, cancelledAt, optText(postal),
 	}
 }
 
@@ -260,6 +261,14 @@ func itemArgs(id order.ID, items []order.LineItem) []any {
 }
 
 func ptr(s string) *string { return &s }
+
+// optText is NULL for no bytes, else the bytes as text.
+func optText(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	return ptr(string(b))
+}
 
 // Load implements application.EventStore.
 func (s *OrderStore) Load(ctx context.Context, id order.ID) ([]order.Event, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/application/apptest"
 	"github.com/acme/order-service/internal/application/porttest"
 	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/infrastructure/postgres"
@@ -127,7 +128,7 @@ func TestGroupCommitFailedCommitFailsEveryMember(t *testing.T) {
 	storeMust(t, err)
 
 	poison := storeOrder(t, "user-1")
-	storeMust(t, poison.ChangeShippingAddress("fail at commit", time.Now()))
+	storeMust(t, poison.ChangeShippingAddress(apptest.Address(t, "fail at commit"), time.Now()))
 	cases := []*batchCase{{name: "poison", commit: storeCommit(poison, 0, "req-poison")}}
 	for i := range 4 {
 		cases = append(cases, &batchCase{name: fmt.Sprintf("valid %d", i), commit: storeCommit(storeOrder(t, "user-1"), 0, fmt.Sprintf("req-%d", i))})
@@ -395,7 +396,7 @@ func addressChange(t *testing.T, store *postgres.OrderStore, o *order.Order, add
 	history, err := store.Load(t.Context(), o.ID())
 	storeMust(t, err)
 	w := storeRehydrate(t, history)
-	storeMust(t, w.ChangeShippingAddress(order.ShippingAddress(address), time.Now()))
+	storeMust(t, w.ChangeShippingAddress(apptest.Address(t, address), time.Now()))
 	return storeCommit(w, len(history), "")
 }
 

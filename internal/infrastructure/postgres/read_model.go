@@ -9,6 +9,8 @@ import (
 
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/domain/order"
+	"github.com/acme/order-service/internal/infrastructure/eventlog"
+	"github.com/acme/order-service/internal/protomap"
 )
 
 // orderColumnsSQL are the orders columns orderRow scans, money as text.
@@ -16,7 +18,7 @@ const orderColumnsSQL = `o.id, o.user_id, o.currency, o.shipping_address, o.stat
   o.created_at, o.updated_at, o.version,
   o.payment_amount::text, o.payment_reference, o.paid_at,
   o.carrier, o.tracking_number, o.shipped_at, o.delivered_at,
-  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at`
+  o.cancel_reason, o.refund_due, o.refund_amount::text, o.cancelled_at, o.postal_address::text`
 
 const itemColumnsSQL = `i.order_id, i.id, i.product_id, i.product_name, i.quantity, i.unit_price::text, i.subtotal::text`
 
@@ -180,6 +182,9 @@ func (s *OrderStore) ListOrderEvents(ctx context.Context, id order.ID, afterVers
 	if err != nil {
 		return nil, dbError(fmt.Sprintf("list events of order %s", id), err)
 	}
+	if err := eventlog.UpcastRecords(records); err != nil {
+		return nil, fmt.Errorf("list events of order %s: %w", id, err)
+	}
 	return records, nil
 }
 
@@ -197,6 +202,7 @@ type orderRow struct {
 	refundDue                                bool
 	refundAmount                             *string
 	cancelledAt                              *time.Time
+	postalAddress                            *string
 	items                                    []itemRow
 }
 
@@ -207,7 +213,7 @@ func scanOrderRow(row pgx.CollectableRow) (*orderRow, error) {
 		&r.createdAt, &r.updatedAt, &r.version,
 		&r.paymentAmount, &r.paymentRef, &r.paidAt,
 		&r.carrier, &r.tracking, &r.shippedAt, &r.deliveredAt,
-		&r.cancelReason, &r.refundDue, &r.refundAmount, &r.cancelledAt,
+		&r.cancelReason, &r.refundDue, &r.refundAmount, &r.cancelledAt, &r.postalAddress,
 	)
 	return r, err
 }
@@ -233,13 +239,16 @@ func (r *orderRow) snapshot() (order.State, []string, error) {
 	d := moneyDecoder{currency: currency}
 	s := order.State{
 		ID: r.id, UserID: order.UserID(r.userID), Currency: currency,
-		ShippingAddress: order.ShippingAddress(r.address), Status: order.Status(r.status),
-		Total: d.money("total_amount", r.total), CreatedAt: r.createdAt.UTC(), UpdatedAt: r.updatedAt.UTC(),
+		Status: order.Status(r.status),
+		Total:  d.money("total_amount", r.total), CreatedAt: r.createdAt.UTC(), UpdatedAt: r.updatedAt.UTC(),
 		Version: r.version,
 	}
 	if _, err := order.ParseStatus(r.status); err != nil {
 		d.fail(err)
 	}
+	address, err := protomap.AddressFromColumns(r.address, []byte(deref(r.postalAddress)))
+	d.fail(err)
+	s.ShippingAddress = address
 	if r.paidAt != nil {
 		s.Payment = &order.Payment{Amount: d.money("payment_amount", deref(r.paymentAmount)), Reference: deref(r.paymentRef), PaidAt: r.paidAt.UTC()}
 	}

@@ -64,7 +64,8 @@ var seedColumns = map[string]map[string]column{
 	},
 }
 
-// addedColumns is what 00002_event_store.sql adds: new columns and tables only.
+// addedColumns is what 00002_event_store.sql and later migrations add: new
+// columns and tables only.
 var addedColumns = map[string]map[string]column{
 	"orders": {
 		"currency":          {typ: "character(3)", nullable: notNull, def: "'USD'::bpchar"},
@@ -79,6 +80,7 @@ var addedColumns = map[string]map[string]column{
 		"refund_due":        {typ: "boolean", nullable: notNull, def: "false"},
 		"refund_amount":     {typ: "numeric(10,2)", nullable: nullable},
 		"cancelled_at":      {typ: "timestamp without time zone", nullable: nullable},
+		"postal_address":    {typ: "jsonb", nullable: nullable}, // 00003_postal_address.sql
 	},
 	"order_items": {
 		"line_no": {typ: "integer", nullable: notNull, def: "0"},

@@ -48,7 +48,7 @@ func storeOrder(t *testing.T, user string, itemIDs ...order.ID) *order.Order {
 	storeMust(t, err)
 	b, err := order.NewLineItem(itemIDs[1], "sku-b", "Bucket", 1, price)
 	storeMust(t, err)
-	o, err := order.Create(ids.NewID(), order.UserID(user), "EUR", "1 Main St", []order.LineItem{a, b}, time.Now().UTC().Truncate(time.Microsecond))
+	o, err := order.Create(ids.NewID(), order.UserID(user), "EUR", apptest.Address(t, "1 Main St"), []order.LineItem{a, b}, time.Now().UTC().Truncate(time.Microsecond))
 	storeMust(t, err)
 	return o
 }

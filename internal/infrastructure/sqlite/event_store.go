@@ -82,7 +82,7 @@ func appendCommit(ctx context.Context, tx *sql.Tx, p eventlog.PreparedCommit) er
 	if err := insertEvents(ctx, tx, p); err != nil {
 		return err
 	}
-	return saveProjection(ctx, tx, p.CommitPlan)
+	return saveProjection(ctx, tx, p.CommitPlan, p.PostalAddress)
 }
 
 const insertEventSQL = `INSERT INTO order_events (

@@ -7,12 +7,13 @@ import (
 
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/domain/order"
+	"github.com/acme/order-service/internal/protomap"
 )
 
 // orderColumns lists the orders columns in the order orderRow binds and scans.
 const orderColumns = `id, user_id, total_amount, status, shipping_address, created_at, updated_at,
 	version, currency, payment_amount, payment_reference, paid_at, carrier, tracking_number,
-	shipped_at, delivered_at, cancel_reason, refund_due, refund_amount, cancelled_at`
+	shipped_at, delivered_at, cancel_reason, refund_due, refund_amount, cancelled_at, postal_address`
 
 // orderRow is one orders row as SQLite holds it.
 type orderRow struct {
@@ -30,12 +31,14 @@ type orderRow struct {
 	cancelReason              sql.NullString
 	refundDue                 bool
 	refundAmount, cancelledAt sql.NullInt64
+	postalAddress             sql.NullString
 }
 
-func newOrderRow(s order.State) orderRow {
+func newOrderRow(s order.State, postal []byte) orderRow {
 	r := orderRow{
-		id: idBytes(s.ID), userID: string(s.UserID), status: string(s.Status), address: string(s.ShippingAddress),
-		currency: string(s.Currency), total: s.Total.Minor(), createdAt: micros(s.CreatedAt),
+		id: idBytes(s.ID), userID: string(s.UserID), status: string(s.Status), address: s.ShippingAddress.Format(),
+		postalAddress: sql.NullString{String: string(postal), Valid: postal != nil},
+		currency:      string(s.Currency), total: s.Total.Minor(), createdAt: micros(s.CreatedAt),
 		updatedAt: micros(s.UpdatedAt), version: s.Version,
 	}
 	if p := s.Payment; p != nil {
@@ -64,7 +67,7 @@ func (r *orderRow) args() []any {
 	return []any{
 		r.id, r.userID, r.total, r.status, r.address, r.createdAt, r.updatedAt,
 		r.version, r.currency, r.paymentAmount, r.paymentReference, r.paidAt, r.carrier, r.trackingNumber,
-		r.shippedAt, r.deliveredAt, r.cancelReason, r.refundDue, r.refundAmount, r.cancelledAt,
+		r.shippedAt, r.deliveredAt, r.cancelReason, r.refundDue, r.refundAmount, r.cancelledAt, r.postalAddress,
 	}
 }
 
@@ -73,7 +76,7 @@ func (r *orderRow) dest() []any {
 	return []any{
 		&r.id, &r.userID, &r.total, &r.status, &r.address, &r.createdAt, &r.updatedAt,
 		&r.version, &r.currency, &r.paymentAmount, &r.paymentReference, &r.paidAt, &r.carrier, &r.trackingNumber,
-		&r.shippedAt, &r.deliveredAt, &r.cancelReason, &r.refundDue, &r.refundAmount, &r.cancelledAt,
+		&r.shippedAt, &r.deliveredAt, &r.cancelReason, &r.refundDue, &r.refundAmount, &r.cancelledAt, &r.postalAddress,
 	}
 }
 
@@ -95,9 +98,12 @@ func (r *orderRow) snapshot() (order.State, error) {
 		return order.State{}, fmt.Errorf("order %s total: %w", id, err)
 	}
 	s := order.State{
-		ID: id, UserID: order.UserID(r.userID), Currency: currency, ShippingAddress: order.ShippingAddress(r.address),
+		ID: id, UserID: order.UserID(r.userID), Currency: currency,
 		Status: status, Total: total, CreatedAt: fromMicros(r.createdAt), UpdatedAt: fromMicros(r.updatedAt),
 		Version: r.version, Shipment: r.shipment(),
+	}
+	if s.ShippingAddress, err = protomap.AddressFromColumns(r.address, []byte(r.postalAddress.String)); err != nil {
+		return order.State{}, fmt.Errorf("order %s address: %w", id, err)
 	}
 	if s.Payment, err = r.payment(currency); err != nil {
 		return order.State{}, fmt.Errorf("order %s payment: %w", id, err)
@@ -150,8 +156,8 @@ func (r *orderRow) cancellation(currency order.Currency) (*order.Cancellation, e
 // matters beside UNIQUE (aggregate_id, version): a commit decided on a version
 // the order has not reached yet would insert its events without any clash and
 // leave a gap; the orders row, not at that version, refuses it.
-func saveProjection(ctx context.Context, tx *sql.Tx, c application.CommitPlan) error {
-	row := newOrderRow(c.State)
+func saveProjection(ctx context.Context, tx *sql.Tx, c application.CommitPlan, postal []byte) error {
+	row := newOrderRow(c.State, postal)
 	var saved bool
 	var err error
 	if c.NewOrder {
@@ -174,7 +180,7 @@ func saveProjection(ctx context.Context, tx *sql.Tx, c application.CommitPlan) e
 // insertOrder reports whether the order was new and so was inserted.
 func insertOrder(ctx context.Context, tx *sql.Tx, row orderRow) (bool, error) {
 	_, err := tx.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, row.args()...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, row.args()...)
 	if isUniqueViolation(err, "orders.id") {
 		return false, nil
 	}
@@ -192,7 +198,7 @@ func updateOrder(ctx context.Context, tx *sql.Tx, row orderRow, expected int) (b
 		user_id = ?, total_amount = ?, status = ?, shipping_address = ?, created_at = ?, updated_at = ?,
 		version = ?, currency = ?, payment_amount = ?, payment_reference = ?, paid_at = ?, carrier = ?,
 		tracking_number = ?, shipped_at = ?, delivered_at = ?, cancel_reason = ?, refund_due = ?,
-		refund_amount = ?, cancelled_at = ?
+		refund_amount = ?, cancelled_at = ?, postal_address = ?
 		WHERE id = ? AND version = ?`, args...)
 	if err != nil {
 		return false, dbError(ctx, "update order", err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/domain/order"
+	"github.com/acme/order-service/internal/infrastructure/eventlog"
 )
 
 // querier is what both *sql.DB and *sql.Tx offer for reading.
@@ -179,6 +180,9 @@ func (s *EmbeddedStore) ListOrderEvents(ctx context.Context, id order.ID, afterV
 	records := make([]application.EventRecord, len(stored))
 	for i, e := range stored {
 		records[i] = e.record
+	}
+	if err := eventlog.UpcastRecords(records); err != nil {
+		return nil, fmt.Errorf("list events of order %s: %w", id, err)
 	}
 	return records, nil
 }

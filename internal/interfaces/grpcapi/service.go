@@ -72,7 +72,8 @@ func (s *Service) CreateOrder(ctx context.Context, req *orderv1.CreateOrderReque
 	}
 	snap, err := s.app.CreateOrder.Handle(ctx, application.CreateOrder{
 		Meta: m, UserID: req.GetUserId(), Items: items,
-		ShippingAddress: req.GetShippingAddress(), Currency: req.GetCurrency(),
+		ShippingAddress: req.GetShippingAddress(), PostalAddress: protomap.PostalAddressFields(req.GetPostalAddress()),
+		Currency: req.GetCurrency(),
 	})
 	if err != nil {
 		return nil, err
@@ -179,6 +180,7 @@ func (s *Service) ChangeShippingAddress(ctx context.Context, req *orderv1.Change
 	}
 	snap, err := s.app.ChangeShippingAddress.Handle(ctx, application.ChangeShippingAddress{
 		Meta: m, OrderID: req.GetOrderId(), ShippingAddress: req.GetShippingAddress(),
+		PostalAddress: protomap.PostalAddressFields(req.GetPostalAddress()),
 	})
 	if err != nil {
 		return nil, err
