@@ -154,3 +154,16 @@ func changeAddressStep(o *orderv1.Order, rid string, v int64) proto.Message {
 	return &orderv1.ChangeShippingAddressRequest{OrderId: o.GetId(), ShippingAddress: "moved: " + rid,
 		ExpectedVersion: v, RequestId: rid}
 }
+
+// start runs the load in the background, as the phase "load", until the
+// returned stop is called; stop waits for every worker to finish, and may
+// be called more than once.
+func (l *load) start(ctx context.Context) (stop func()) {
+	loadCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { l.Run(ctx, loadCtx, "load") })
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}

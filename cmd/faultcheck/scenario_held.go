@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -59,13 +58,8 @@ func scenarioHeldTransaction(ctx context.Context, e *env) scenarioResult {
 
 	// The writers run first, so the held commands meet them in flight.
 	l := r.newLoad(writers)
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { l.Run(ctx, loadCtx, "load") })
-	defer func() {
-		stopLoad()
-		wg.Wait()
-	}()
+	stopLoad := l.start(ctx)
+	defer stopLoad()
 	outbox.Sleep(ctx, time.Second)
 
 	locker, err := pgx.Connect(ctx, r.dbURL)
@@ -131,7 +125,6 @@ RETURNING id::text`).Scan(&rolledBack)
 	}
 	outbox.Sleep(ctx, 2*time.Second)
 	stopLoad()
-	wg.Wait()
 
 	// The writers on other orders must not notice the held lock.
 	entries, err := r.entries()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/acme/order-service/internal/infrastructure/outbox"
@@ -28,9 +27,7 @@ func scenarioKafkaOutage(ctx context.Context, e *env) scenarioResult {
 	defer func() { _ = e.broker.Restart() }() // running again for later scenarios, whatever happens
 
 	l := r.newLoad(workers)
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { l.Run(ctx, loadCtx, "load") })
+	stopLoad := l.start(ctx)
 
 	outbox.Sleep(ctx, e.pickDur(3*time.Second, 5*time.Second))
 	publishedAtStop := topicSize(ctx, r)
@@ -41,7 +38,6 @@ func scenarioKafkaOutage(ctx context.Context, e *env) scenarioResult {
 	ackedDuring := l.acked.Load() - ackedBefore
 	if err := e.broker.Restart(); err != nil {
 		stopLoad()
-		wg.Wait()
 		res.fail("%v", err)
 		return res
 	}
@@ -49,7 +45,6 @@ func scenarioKafkaOutage(ctx context.Context, e *env) scenarioResult {
 	backlog, drain := awaitDrain(ctx, r, &res, publishedAtStop)
 	outbox.Sleep(ctx, e.pickDur(2*time.Second, 5*time.Second))
 	stopLoad()
-	wg.Wait()
 
 	c, err := r.check(ctx, nil)
 	if err != nil {

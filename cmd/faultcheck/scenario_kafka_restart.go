@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/acme/order-service/internal/infrastructure/outbox"
@@ -38,12 +37,9 @@ func scenarioRestartDuringKafkaOutage(ctx context.Context, e *env) scenarioResul
 	defer func() { _ = e.broker.Restart() }() // running again for later scenarios, whatever happens
 
 	l := r.newLoad(workers)
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { l.Run(ctx, loadCtx, "load") })
+	stopLoad := l.start(ctx)
 	abort := func(format string, args ...any) scenarioResult {
 		stopLoad()
-		wg.Wait()
 		res.fail(format, args...)
 		return res
 	}
@@ -81,7 +77,6 @@ func scenarioRestartDuringKafkaOutage(ctx context.Context, e *env) scenarioResul
 	backlog, drain := awaitDrain(ctx, r, &res, publishedAtStop)
 	outbox.Sleep(ctx, e.pickDur(2*time.Second, 5*time.Second))
 	stopLoad()
-	wg.Wait()
 
 	c, err := r.check(ctx, nil)
 	if err != nil {

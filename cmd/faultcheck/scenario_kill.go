@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/acme/order-service/internal/infrastructure/outbox"
@@ -30,9 +29,7 @@ func scenarioKill(ctx context.Context, e *env) scenarioResult {
 	defer r.finish(&res)
 
 	l := r.newLoad(workers)
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { l.Run(ctx, loadCtx, "load") })
+	stopLoad := l.start(ctx)
 
 	var restarts []time.Duration
 	for i := 0; i < kills && ctx.Err() == nil; i++ {
@@ -44,7 +41,6 @@ func scenarioKill(ctx context.Context, e *env) scenarioResult {
 		took, err := r.svc.Start(ctx)
 		if err != nil {
 			stopLoad()
-			wg.Wait()
 			res.fail("restart %d: %v", i+1, err)
 			return res
 		}
@@ -53,7 +49,6 @@ func scenarioKill(ctx context.Context, e *env) scenarioResult {
 	}
 	outbox.Sleep(ctx, between)
 	stopLoad()
-	wg.Wait()
 
 	c, err := r.check(ctx, nil)
 	if err != nil {
