@@ -8,11 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -21,6 +19,7 @@ import (
 	"github.com/acme/order-service/internal/application"
 	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/protomap"
+	"github.com/acme/order-service/internal/protomap/golden"
 )
 
 // Golden payloads: stored event payloads of every schema version ever
@@ -31,31 +30,6 @@ var updateGolden = flag.Bool("update-golden", false,
 	"write the golden files of the current schema version (only once: existing files are never rewritten)")
 
 const goldenDir = "testdata/golden"
-
-// goldenStream is a scenario's rows as order_events stores them, the payload
-// of each in its own file.
-type goldenStream struct {
-	AggregateID string      `json:"aggregate_id"`
-	Events      []goldenRow `json:"events"`
-}
-
-type goldenRow struct {
-	Version       int       `json:"version"`
-	EventType     string    `json:"event_type"`
-	SchemaVersion int       `json:"schema_version"`
-	OccurredAt    time.Time `json:"occurred_at"`
-	Data          string    `json:"data"` // file name of the payload, next to stream.json
-}
-
-// The files of one scenario directory.
-const (
-	streamFile = "stream.json"
-	wantFile   = "want.json" // expected final state, a protojson order.v1.Order
-)
-
-// wantOverride names an expectation a later schema version adds for an old
-// history (want.v2.json): the newest one wins, older ones stay untouched.
-var wantOverride = regexp.MustCompile(`^want\.v([0-9]+)\.json$`)
 
 func TestGoldenPayloads(t *testing.T) {
 	if *updateGolden {
@@ -92,9 +66,9 @@ func TestGoldenPayloads(t *testing.T) {
 // and compares the state with the expected one; it returns the event types
 // it read.
 func replayGolden(t *testing.T, dir string, version int) []string {
-	var stream goldenStream
-	if err := json.Unmarshal(readGolden(t, dir, streamFile), &stream); err != nil {
-		t.Fatalf("%s: %v", streamFile, err)
+	stream, err := golden.ReadStream(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	id := must(order.ParseID(stream.AggregateID))(t)
 	checkGoldenFiles(t, dir, stream)
@@ -123,7 +97,7 @@ func replayGolden(t *testing.T, dir string, version int) []string {
 	}
 	got := protomap.Order(o.State())
 	want := &orderv1.Order{}
-	name := newestWant(t, dir)
+	name := must(golden.NewestWant(dir))(t)
 	if err := protojson.Unmarshal(readGolden(t, dir, name), want); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -135,34 +109,20 @@ func replayGolden(t *testing.T, dir string, version int) []string {
 
 // checkGoldenFiles requires the stream to list every payload file of its
 // directory exactly once, in version order from 1, so no file goes unread.
-func checkGoldenFiles(t *testing.T, dir string, stream goldenStream) {
+func checkGoldenFiles(t *testing.T, dir string, stream golden.Stream) {
 	t.Helper()
-	listed := map[string]bool{streamFile: true, wantFile: true}
+	listed := map[string]bool{golden.StreamFile: true, golden.WantFile: true}
 	for i, row := range stream.Events {
 		if row.Version != i+1 || listed[row.Data] {
-			t.Fatalf("%s: row %d is version %d with file %q; want version %d and a file of its own", streamFile, i, row.Version, row.Data, i+1)
+			t.Fatalf("%s: row %d is version %d with file %q; want version %d and a file of its own", golden.StreamFile, i, row.Version, row.Data, i+1)
 		}
 		listed[row.Data] = true
 	}
 	for _, e := range must(os.ReadDir(dir))(t) {
-		if !listed[e.Name()] && !wantOverride.MatchString(e.Name()) {
-			t.Errorf("%s is not listed in %s", e.Name(), streamFile)
+		if !listed[e.Name()] && !golden.IsWantOverride(e.Name()) {
+			t.Errorf("%s is not listed in %s", e.Name(), golden.StreamFile)
 		}
 	}
-}
-
-// newestWant returns want.json, or the newest want.vN.json next to it.
-func newestWant(t *testing.T, dir string) string {
-	t.Helper()
-	name, newest := wantFile, 0
-	for _, e := range must(os.ReadDir(dir))(t) {
-		if m := wantOverride.FindStringSubmatch(e.Name()); m != nil {
-			if n := must(strconv.Atoi(m[1]))(t); n > newest {
-				name, newest = e.Name(), n
-			}
-		}
-	}
-	return name
 }
 
 // goldenVersions returns the schema versions with a v<N> directory, sorted.
@@ -180,7 +140,7 @@ func goldenVersions(t *testing.T) []int {
 
 func goldenScenarios(t *testing.T, version int) []string {
 	t.Helper()
-	dirs := must(filepath.Glob(filepath.Join(goldenDir, fmt.Sprintf("v%d", version), "*", streamFile)))(t)
+	dirs := must(filepath.Glob(filepath.Join(goldenDir, fmt.Sprintf("v%d", version), "*", golden.StreamFile)))(t)
 	for i, d := range dirs {
 		dirs[i] = filepath.Dir(d)
 	}
@@ -189,7 +149,7 @@ func goldenScenarios(t *testing.T, version int) []string {
 
 func readGolden(t *testing.T, dir, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, name))
+	b, err := golden.Read(dir, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,18 +177,18 @@ func writeGolden(t *testing.T, version int) {
 			t.Fatal(err)
 		}
 		o := must(order.Rehydrate(history))(t)
-		stream := goldenStream{AggregateID: o.ID().String()}
+		stream := golden.Stream{AggregateID: o.ID().String()}
 		for _, e := range history {
-			row := goldenRow{
+			row := golden.Row{
 				Version: e.Header().Version, EventType: e.EventType(), SchemaVersion: version,
 				OccurredAt: e.Header().OccurredAt, Data: fmt.Sprintf("%02d-%s.json", e.Header().Version, e.EventType()),
 			}
 			writeGoldenFile(t, dir, row.Data, must(protomap.MarshalEvent(e))(t))
 			stream.Events = append(stream.Events, row)
 		}
-		writeGoldenFile(t, dir, streamFile, append(must(json.MarshalIndent(stream, "", "  "))(t), '\n'))
+		writeGoldenFile(t, dir, golden.StreamFile, append(must(json.MarshalIndent(stream, "", "  "))(t), '\n'))
 		want := protojson.MarshalOptions{Multiline: true, UseProtoNames: true}
-		writeGoldenFile(t, dir, wantFile, append(must(want.Marshal(protomap.Order(o.State())))(t), '\n'))
+		writeGoldenFile(t, dir, golden.WantFile, append(must(want.Marshal(protomap.Order(o.State())))(t), '\n'))
 	}
 }
 

@@ -2,13 +2,9 @@ package eventlog_test
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
-	"strconv"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -18,6 +14,7 @@ import (
 	"github.com/acme/order-service/internal/domain/order"
 	"github.com/acme/order-service/internal/infrastructure/eventlog"
 	"github.com/acme/order-service/internal/protomap"
+	"github.com/acme/order-service/internal/protomap/golden"
 )
 
 // The golden payloads of every schema version, read the way the stores read
@@ -28,10 +25,8 @@ import (
 
 const goldenDir = "../../protomap/testdata/golden"
 
-var wantFile = regexp.MustCompile(`^want(\.v([0-9]+))?\.json$`)
-
 func TestGoldenHistoriesUpcastAndReplay(t *testing.T) {
-	dirs, err := filepath.Glob(filepath.Join(goldenDir, "v*", "*", "stream.json"))
+	dirs, err := filepath.Glob(filepath.Join(goldenDir, "v*", "*", golden.StreamFile))
 	must(t, err)
 	if len(dirs) == 0 {
 		t.Fatal("no golden histories found")
@@ -43,17 +38,8 @@ func TestGoldenHistoriesUpcastAndReplay(t *testing.T) {
 }
 
 func replayUpcast(t *testing.T, dir string) {
-	var stream struct {
-		AggregateID string `json:"aggregate_id"`
-		Events      []struct {
-			Version       int       `json:"version"`
-			EventType     string    `json:"event_type"`
-			SchemaVersion int       `json:"schema_version"`
-			OccurredAt    time.Time `json:"occurred_at"`
-			Data          string    `json:"data"`
-		} `json:"events"`
-	}
-	must(t, json.Unmarshal(read(t, dir, "stream.json"), &stream))
+	stream, err := golden.ReadStream(dir)
+	must(t, err)
 	id, err := order.ParseID(stream.AggregateID)
 	must(t, err)
 	rows := make([]eventlog.StoredEvent, len(stream.Events))
@@ -74,25 +60,12 @@ func replayUpcast(t *testing.T, dir string) {
 	o, err := order.Rehydrate(history)
 	must(t, err)
 	want := &orderv1.Order{}
-	must(t, protojson.Unmarshal(read(t, dir, newestWant(t, dir)), want))
+	name, err := golden.NewestWant(dir)
+	must(t, err)
+	must(t, protojson.Unmarshal(read(t, dir, name), want))
 	if got := protomap.Order(o.State()); !proto.Equal(got, want) {
 		t.Errorf("replayed state differs:\ngot  %s\nwant %s", protojson.Format(got), protojson.Format(want))
 	}
-}
-
-// newestWant is want.json or the want.vN.json of the highest N.
-func newestWant(t *testing.T, dir string) string {
-	entries, err := os.ReadDir(dir)
-	must(t, err)
-	name, newest := "want.json", 0
-	for _, e := range entries {
-		if m := wantFile.FindStringSubmatch(e.Name()); m != nil && m[2] != "" {
-			if n, err := strconv.Atoi(m[2]); err == nil && n > newest {
-				name, newest = e.Name(), n
-			}
-		}
-	}
-	return name
 }
 
 // sameJSON reports whether two JSON documents hold the same values.
@@ -105,7 +78,7 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 
 func read(t *testing.T, dir, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, name))
+	b, err := golden.Read(dir, name)
 	must(t, err)
 	return b
 }
