@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/acme/order-service/internal/domain/order"
+	"github.com/acme/order-service/internal/settings"
 )
 
 // RelayConfig tunes a Relay. Zero fields take the values of
@@ -56,18 +57,11 @@ func (c RelayConfig) Validate() error {
 	if c.BatchSize < 0 || c.BatchSize > MaxRelayBatchSize {
 		errs = append(errs, fmt.Errorf("batch size %d: want 1 to %d (0 for the default)", c.BatchSize, MaxRelayBatchSize))
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"poll interval", c.PollInterval}, {"status interval", c.StatusInterval},
-		{"min backoff", c.MinBackoff}, {"max backoff", c.MaxBackoff},
-		{"publish timeout", c.PublishTimeout}, {"shutdown timeout", c.ShutdownTimeout},
-	} {
-		if d.v < 0 {
-			errs = append(errs, fmt.Errorf("%s %s: must not be negative", d.name, d.v))
-		}
-	}
+	errs = append(errs, settings.NegativeDurations(
+		settings.Duration{Name: "poll interval", Value: c.PollInterval}, settings.Duration{Name: "status interval", Value: c.StatusInterval},
+		settings.Duration{Name: "min backoff", Value: c.MinBackoff}, settings.Duration{Name: "max backoff", Value: c.MaxBackoff},
+		settings.Duration{Name: "publish timeout", Value: c.PublishTimeout}, settings.Duration{Name: "shutdown timeout", Value: c.ShutdownTimeout},
+	)...)
 	if d := c.withDefaults(); d.MinBackoff > d.MaxBackoff {
 		errs = append(errs, fmt.Errorf("min backoff %s is above max backoff %s", d.MinBackoff, d.MaxBackoff))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acme/order-service/internal/application"
+	"github.com/acme/order-service/internal/settings"
 )
 
 // Group commit: concurrent Appends share one transaction and one COMMIT —
@@ -89,9 +90,7 @@ const MaxGroupCommit = 64
 // batches above MaxGroupCommit. Zero fields keep the defaults.
 func (c GroupCommitConfig) Validate() error {
 	errs := batching(c.MaxBatch, MaxGroupCommit, c.Flushers)
-	if c.Window < 0 {
-		errs = append(errs, fmt.Errorf("window %s: must not be negative", c.Window))
-	}
+	errs = append(errs, settings.NegativeDurations(settings.Duration{Name: "window", Value: c.Window})...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("group commit config: %w", err)
 	}

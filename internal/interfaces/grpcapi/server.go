@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/stats"
 
 	orderv1 "github.com/acme/order-service/gen/order/v1"
+	"github.com/acme/order-service/internal/settings"
 )
 
 // Defaults of ServerConfig.
@@ -100,18 +101,11 @@ func DefaultServerConfig() ServerConfig {
 // Authenticator, which NewServer requires.
 func (c ServerConfig) Validate() error {
 	var errs []error
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"default timeout", c.DefaultTimeout}, {"max timeout", c.MaxTimeout},
-		{"max connection idle", c.MaxConnectionIdle}, {"max connection age", c.MaxConnectionAge},
-		{"keepalive time", c.KeepaliveTime}, {"keepalive timeout", c.KeepaliveTimeout},
-	} {
-		if d.v < 0 {
-			errs = append(errs, fmt.Errorf("%s %s: must not be negative", d.name, d.v))
-		}
-	}
+	errs = append(errs, settings.NegativeDurations(
+		settings.Duration{Name: "default timeout", Value: c.DefaultTimeout}, settings.Duration{Name: "max timeout", Value: c.MaxTimeout},
+		settings.Duration{Name: "max connection idle", Value: c.MaxConnectionIdle}, settings.Duration{Name: "max connection age", Value: c.MaxConnectionAge},
+		settings.Duration{Name: "keepalive time", Value: c.KeepaliveTime}, settings.Duration{Name: "keepalive timeout", Value: c.KeepaliveTimeout},
+	)...)
 	if n := c.MaxRecvMsgSize; n != 0 && (n < MinMaxRecvMsgSize || n > MaxMaxRecvMsgSize) {
 		errs = append(errs, fmt.Errorf("max message size %d: want %d to %d bytes (0 for the default)", n, MinMaxRecvMsgSize, MaxMaxRecvMsgSize))
 	}
